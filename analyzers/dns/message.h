@@ -1,0 +1,205 @@
+// Zero-copy DNS message view.
+//
+// parse() walks a message once, validates every name and record, and keeps offsets into the
+// wire bytes; names and rdata are decoded only when asked. A malformed message keeps everything
+// that parsed before the damage plus the first error and where it happened. No allocation: the
+// view has fixed capacity and is meant to be reused by one worker for every message.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "dataplane/wire_reader.h"
+
+namespace frag53::dns {
+
+enum class ParseError : uint8_t {
+    none,
+    short_header,        // fewer than 12 bytes
+    compression_loop,    // pointer chain revisits / exceeds the hop limit
+    pointer_forward,     // pointer to the same or a later position (not strictly backwards)
+    pointer_out_of_range,
+    bad_label_type,      // 0x40 / 0x80 label types
+    label_too_long,      // label > 63 (only reachable through the reserved label types)
+    name_too_long,       // decoded name > 255 bytes
+    name_past_end,       // a name runs past the end of the message
+    record_past_end,     // question / RR fixed fields run past the end
+    rdlength_past_end,   // RDLENGTH runs past the end of the message
+    option_past_end,     // an EDNS option runs past the OPT RDATA
+    bad_opt,             // more than one OPT, OPT outside the additional section, or OPT owner not root
+    trailing_bytes,      // bytes left after the last record the counts announce
+    bad_counts,          // counts announce more records than the message holds
+};
+const char* to_string(ParseError e) noexcept;
+
+enum class Section : uint8_t { question, answer, authority, additional };
+
+namespace rrtype {
+inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16,
+                          AAAA = 28, OPT = 41, DS = 43, RRSIG = 46, NSEC = 47, DNSKEY = 48,
+                          NSEC3 = 50, NSEC3PARAM = 51, ANY = 255;
+}
+namespace rcode {
+inline constexpr uint16_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4,
+                          REFUSED = 5, BADVERS = 16;
+}
+namespace edns_opt {
+inline constexpr uint16_t NSID = 3, ECS = 8, EXPIRE = 9, COOKIE = 10, KEEPALIVE = 11,
+                          PADDING = 12, CHAIN = 13, KEYTAG = 14, EDE = 15;
+}
+
+struct Header {
+    uint16_t id = 0;
+    uint16_t flags = 0;
+    uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
+
+    bool qr() const noexcept { return flags & 0x8000; }
+    uint8_t opcode() const noexcept { return (flags >> 11) & 0xF; }
+    bool aa() const noexcept { return flags & 0x0400; }
+    bool tc() const noexcept { return flags & 0x0200; }
+    bool rd() const noexcept { return flags & 0x0100; }
+    bool ra() const noexcept { return flags & 0x0080; }
+    bool ad() const noexcept { return flags & 0x0020; }
+    bool cd() const noexcept { return flags & 0x0010; }
+    uint8_t rcode() const noexcept { return flags & 0xF; }
+};
+
+// An uncompressed name in wire form (length-prefixed labels, ending with the root label).
+struct Name {
+    std::array<uint8_t, 255> wire{};
+    uint8_t length = 0;  // bytes used in wire, including the root label; 0 = not decoded
+
+    std::string to_string() const;  // presentation form, "." for root, escapes non-printables
+    void to_lower() noexcept;
+    bool equals_ignore_case(const Name& o) const noexcept;
+    uint8_t label_count() const noexcept;
+    uint64_t hash_ignore_case() const noexcept;
+};
+
+// Decodes the (possibly compressed) name at `offset` of `msg`, with the three guards: pointers
+// strictly backwards, decoded length <= 255, a hop limit. Returns the error (none on success);
+// `end` receives the offset just after the name's in-place bytes.
+ParseError decode_name(Bytes msg, size_t offset, Name& out, size_t* end = nullptr) noexcept;
+
+struct Question {
+    uint16_t name_offset = 0;
+    uint16_t qtype = 0, qclass = 0;
+};
+
+struct Record {
+    uint16_t name_offset = 0;
+    uint16_t type = 0, klass = 0;
+    uint32_t ttl = 0;
+    uint16_t rdata_offset = 0;
+    uint16_t rdlength = 0;
+    Section section = Section::answer;
+};
+
+struct EdnsOption {
+    uint16_t code = 0;
+    Bytes data;
+};
+
+struct Edns {
+    bool present = false;
+    uint16_t udp_size = 0;      // the OPT CLASS field as sent
+    uint8_t ext_rcode = 0;      // upper 8 bits of the extended RCODE
+    uint8_t version = 0;
+    bool do_bit = false;
+    uint16_t z = 0;             // remaining flag bits (after DO)
+    uint16_t rdata_offset = 0;  // OPT RDATA (the options) in the message
+    uint16_t rdlength = 0;
+    uint16_t option_count = 0;
+    bool has_nsid = false, has_cookie = false, has_ecs = false, has_padding = false,
+         has_ede = false, has_keepalive = false;
+    uint16_t unknown_options = 0;
+    uint16_t ede_code = 0;      // INFO-CODE of the first extended DNS error
+    uint16_t padding_length = 0;
+    uint8_t cookie_length = 0;  // client (8) or client+server (16..40)
+};
+
+// Iterates the options of an OPT record; stops (and sets error) at an option past the end.
+class EdnsOptionIterator {
+public:
+    EdnsOptionIterator(Bytes msg, const Edns& e) noexcept;
+    bool next(EdnsOption& out) noexcept;  // false at the end or on error
+    bool error() const noexcept { return error_; }
+
+private:
+    WireReader r_;
+    bool error_ = false;
+};
+
+// Typed rdata views (DNSSEC and SOA) for later analysis. Each returns nullopt when the rdata is
+// too short or inconsistent.
+struct DnskeyView { uint16_t flags; uint8_t protocol; uint8_t algorithm; Bytes public_key; Bytes rdata; };
+struct RrsigView {
+    uint16_t type_covered; uint8_t algorithm; uint8_t labels; uint32_t original_ttl;
+    uint32_t expiration; uint32_t inception; uint16_t key_tag; uint16_t signer_offset;
+    Bytes signature; Bytes rdata;
+};
+struct DsView { uint16_t key_tag; uint8_t algorithm; uint8_t digest_type; Bytes digest; };
+struct NsecView { uint16_t next_offset; Bytes type_bitmaps; };
+struct Nsec3View { uint8_t hash_algorithm; uint8_t flags; uint16_t iterations; Bytes salt; Bytes next_hashed; Bytes type_bitmaps; };
+struct Nsec3ParamView { uint8_t hash_algorithm; uint8_t flags; uint16_t iterations; Bytes salt; };
+struct SoaView { uint16_t mname_offset; uint16_t rname_offset; uint32_t serial, refresh, retry, expire, minimum; };
+
+class MessageView {
+public:
+    static constexpr size_t max_questions = 8;
+    static constexpr size_t max_records = 512;  // more are validated and counted, not stored
+
+    // Parses `wire` (which must outlive the view's use). Returns the first error, or none.
+    ParseError parse(Bytes wire) noexcept;
+
+    Bytes wire() const noexcept { return wire_; }
+    const Header& header() const noexcept { return header_; }
+    ParseError error() const noexcept { return error_; }
+    bool ok() const noexcept { return error_ == ParseError::none; }
+    size_t error_offset() const noexcept { return error_offset_; }
+    bool header_complete() const noexcept { return wire_.size() >= 12; }
+
+    // Parsed sections (up to the capacity and up to where parsing stopped).
+    std::span<const Question> questions() const noexcept { return {questions_.data(), n_questions_}; }
+    std::span<const Record> records() const noexcept { return {records_.data(), n_records_}; }
+    size_t records_seen() const noexcept { return records_seen_; }  // including not stored
+    size_t records_in(Section s) const noexcept;
+
+    // Convenience: the first question, decoded, if it parsed.
+    bool first_question(Name& name, uint16_t& qtype, uint16_t& qclass) const noexcept;
+
+    const Edns& edns() const noexcept { return edns_; }
+    // Header RCODE combined with the OPT extended RCODE (12 bits).
+    uint16_t full_rcode() const noexcept {
+        return static_cast<uint16_t>((edns_.present ? edns_.ext_rcode << 4 : 0) | header_.rcode());
+    }
+    bool has_rrsig() const noexcept { return has_rrsig_; }
+
+    // Typed rdata access.
+    Bytes rdata(const Record& rr) const noexcept { return wire_.subspan(rr.rdata_offset, rr.rdlength); }
+    std::optional<DnskeyView> dnskey(const Record& rr) const noexcept;
+    std::optional<RrsigView> rrsig(const Record& rr) const noexcept;
+    std::optional<DsView> ds(const Record& rr) const noexcept;
+    std::optional<NsecView> nsec(const Record& rr) const noexcept;
+    std::optional<Nsec3View> nsec3(const Record& rr) const noexcept;
+    std::optional<Nsec3ParamView> nsec3param(const Record& rr) const noexcept;
+    std::optional<SoaView> soa(const Record& rr) const noexcept;
+
+private:
+    Bytes wire_;
+    Header header_;
+    ParseError error_ = ParseError::none;
+    size_t error_offset_ = 0;
+    Edns edns_;
+    bool has_rrsig_ = false;
+    size_t n_questions_ = 0;
+    size_t n_records_ = 0;
+    size_t records_seen_ = 0;
+    std::array<Question, max_questions> questions_{};
+    std::array<Record, max_records> records_{};
+};
+
+}  // namespace frag53::dns
