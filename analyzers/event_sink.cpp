@@ -1,1 +1,106 @@
-// (being written)
+#include "analyzers/event_sink.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "analyzers/report.h"
+
+namespace frag53 {
+
+std::string finding_to_json(const Finding& f) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&w](const char* key, std::string_view v) {
+        w.Key(key);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("code", code_name(f.code));
+    str("severity", severity_name(f.severity));
+    str("ts", format_timestamp(f.ts_ns));
+    w.Key("ts_ns");
+    w.Uint64(f.ts_ns);
+    str("transport", transport_name(f.transport));
+    w.Key("ip_version");
+    w.Uint(f.ip_version);
+    if (f.client.version) {
+        str("client", f.client.to_string());
+        w.Key("client_port");
+        w.Uint(f.client_port);
+    }
+    if (f.server.version) {
+        str("server", f.server.to_string());
+        w.Key("server_port");
+        w.Uint(f.server_port);
+    }
+    if (f.has_id) {
+        w.Key("id");
+        w.Uint(f.id);
+    }
+    if (f.has_question) {
+        str("qname", f.qname.to_string());
+        str("qtype", qtype_name(f.qtype));
+        w.Key("qtype_code");
+        w.Uint(f.qtype);
+    }
+    if (f.query_size) {
+        w.Key("query_size");
+        w.Uint(f.query_size);
+    }
+    if (f.response_size) {
+        w.Key("response_size");
+        w.Uint(f.response_size);
+    }
+    if (f.captured_size) {
+        w.Key("captured_size");
+        w.Uint(f.captured_size);
+    }
+    if (f.advertised_size >= 0) {
+        w.Key("advertised_size");
+        w.Int(f.advertised_size);
+    }
+    if (f.limit) {
+        w.Key("limit");
+        w.Uint(f.limit);
+    }
+    if (f.rcode >= 0) {
+        str("rcode", rcode_name(f.rcode));
+        w.Key("rcode_code");
+        w.Int(f.rcode);
+    }
+    if (f.code == FindingCode::dns_edns_unsupported || f.code == FindingCode::dns_edns_dropped) {
+        w.Key("edns_version");
+        w.Uint(f.edns_version);
+    }
+    if (f.rtt_ns >= 0) {
+        w.Key("rtt_ms");
+        w.Double(static_cast<double>(f.rtt_ns) / 1e6);
+    }
+    if (f.retransmissions) {
+        w.Key("retransmissions");
+        w.Uint(f.retransmissions);
+    }
+    if (!f.reason.empty()) {
+        str("reason", f.reason);
+        if (f.code == FindingCode::dns_malformed) {
+            w.Key("reason_offset");
+            w.Uint(f.reason_offset);
+        }
+    }
+    w.Key("frames");
+    w.StartArray();
+    for (uint8_t i = 0; i < f.frame_count; ++i) w.Uint64(f.frames[i]);
+    w.EndArray();
+    str("message", describe_finding(f));
+    w.EndObject();
+    return {buf.GetString(), buf.GetSize()};
+}
+
+void JsonLinesSink::on_finding(const Finding& f) {
+    std::string line = finding_to_json(f);
+    line.push_back('\n');
+    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) failed_ = true;
+    ++written_;
+}
+
+}  // namespace frag53

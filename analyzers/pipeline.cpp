@@ -1,1 +1,315 @@
-// (being written)
+#include "analyzers/pipeline.h"
+
+#include <algorithm>
+
+namespace frag53 {
+
+void PipelineCounters::merge(const PipelineCounters& o) noexcept {
+    packets += o.packets;
+    bytes += o.bytes;
+    capture_truncated_frames += o.capture_truncated_frames;
+    for (size_t i = 0; i < decode_status.size(); ++i) decode_status[i] += o.decode_status[i];
+    ipv4 += o.ipv4;
+    ipv6 += o.ipv6;
+    udp += o.udp;
+    tcp += o.tcp;
+    icmp += o.icmp;
+    other_ip += o.other_ip;
+    ip_fragments += o.ip_fragments;
+    udp_length_mismatch += o.udp_length_mismatch;
+    dns_messages += o.dns_messages;
+    dns_queries += o.dns_queries;
+    dns_responses += o.dns_responses;
+    dns_udp += o.dns_udp;
+    dns_tcp += o.dns_tcp;
+    dns_matched += o.dns_matched;
+    dns_malformed += o.dns_malformed;
+    dns_capture_truncated += o.dns_capture_truncated;
+    dns_short += o.dns_short;
+    dns_tcp_segments += o.dns_tcp_segments;
+    unmatched_responses += o.unmatched_responses;
+    retransmissions += o.retransmissions;
+    unanswered += o.unanswered;
+    pending_evicted += o.pending_evicted;
+    rtt_count += o.rtt_count;
+    rtt_total_ns += o.rtt_total_ns;
+    rtt_max_ns = std::max(rtt_max_ns, o.rtt_max_ns);
+    for (size_t i = 0; i < response_sizes.size(); ++i) response_sizes[i] += o.response_sizes[i];
+    for (size_t i = 0; i < findings.size(); ++i) findings[i] += o.findings[i];
+}
+
+Pipeline::Pipeline(const PipelineConfig& config, FindingSink& sink)
+    : config_(config), sink_(sink), transactions_(config.max_pending) {
+    for (uint16_t p : config_.dns_ports) dns_ports_.set(p);
+}
+
+void Pipeline::process(std::span<const PacketView> burst) {
+    for (const PacketView& pkt : burst) process_packet(pkt);
+}
+
+void Pipeline::process_packet(const PacketView& pkt) {
+    ++counters_.packets;
+    counters_.bytes += pkt.data.size();
+    if (pkt.wire_len > pkt.data.size()) ++counters_.capture_truncated_frames;
+    if (pkt.ts_ns > now_ns_) now_ns_ = pkt.ts_ns;
+
+    // Timeouts run on packet time: replaying a capture gives the same answer every time.
+    transactions_.expire(now_ns_, config_.query_timeout_ns,
+                         [this](const PendingQuery& q) { on_unanswered(q, "timeout"); });
+
+    decode_frame(pkt, decoded_);
+    const DecodedPacket& d = decoded_;
+    ++counters_.decode_status[static_cast<size_t>(d.status) % counters_.decode_status.size()];
+    if (d.ip_version == 4) ++counters_.ipv4;
+    else if (d.ip_version == 6) ++counters_.ipv6;
+    if (d.status != DecodeStatus::ok) return;
+
+    if (d.is_fragment) {
+        // Reassembly is a later stage; fragments are counted so their absence from DNS shows.
+        ++counters_.ip_fragments;
+        return;
+    }
+    switch (d.transport) {
+    case Transport::udp:
+        ++counters_.udp;
+        on_udp(pkt, d);
+        break;
+    case Transport::tcp:
+        ++counters_.tcp;
+        if ((is_dns_port(d.sport) || is_dns_port(d.dport)) && !d.payload.empty())
+            ++counters_.dns_tcp_segments;
+        break;
+    case Transport::icmp4:
+    case Transport::icmp6:
+        ++counters_.icmp;
+        break;
+    default:
+        ++counters_.other_ip;
+        break;
+    }
+}
+
+void Pipeline::on_udp(const PacketView& pkt, const DecodedPacket& d) {
+    if (d.udp_length_mismatch) ++counters_.udp_length_mismatch;
+    if (!is_dns_port(d.sport) && !is_dns_port(d.dport)) return;
+    MessageContext ctx{&pkt, &d, MessageTransport::udp, d.payload_wire_len,
+                       d.snap_truncated || d.payload.size() < d.payload_wire_len};
+    if (ctx.wire_size < d.payload.size()) ctx.wire_size = static_cast<uint32_t>(d.payload.size());
+    on_dns_message(ctx, d.payload);
+}
+
+void Pipeline::on_dns_message(const MessageContext& ctx, Bytes payload) {
+    dns::ParseError err = message_.parse(payload);
+    if (!message_.header_complete()) {
+        ++counters_.dns_short;
+        if (ctx.cut) return;  // the capture kept too little to say anything
+        ++counters_.dns_malformed;
+        Finding f = message_finding(FindingCode::dns_malformed, ctx, is_dns_port(ctx.dec->dport));
+        f.has_id = false;
+        f.reason = dns::to_string(err);
+        emit(f);
+        return;
+    }
+    const dns::Header& h = message_.header();
+    ++counters_.dns_messages;
+    if (ctx.transport == MessageTransport::udp) ++counters_.dns_udp; else ++counters_.dns_tcp;
+
+    if (ctx.cut) {
+        // Cut by the snap length: counted, never called malformed or missing its OPT.
+        ++counters_.dns_capture_truncated;
+        Finding f = message_finding(FindingCode::dns_capture_truncated, ctx, !h.qr());
+        f.captured_size = static_cast<uint32_t>(payload.size());
+        emit(f);
+    } else if (err != dns::ParseError::none) {
+        // A server that sets TC=1 may cut the message mid-record without fixing the counts;
+        // that is the truncation the TC bit announces, not a malformed message.
+        bool tc_cut = h.tc() && (err == dns::ParseError::record_past_end ||
+                                 err == dns::ParseError::rdlength_past_end ||
+                                 err == dns::ParseError::name_past_end ||
+                                 err == dns::ParseError::bad_counts);
+        if (!tc_cut) {
+            ++counters_.dns_malformed;
+            Finding f = message_finding(FindingCode::dns_malformed, ctx, !h.qr());
+            f.reason = dns::to_string(err);
+            f.reason_offset = static_cast<uint32_t>(message_.error_offset());
+            emit(f);
+        }
+    }
+
+    if (h.qr()) on_response(ctx); else on_query(ctx);
+}
+
+Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, bool is_query) const {
+    const DecodedPacket& d = *ctx.dec;
+    Finding f;
+    f.code = code;
+    f.severity = default_severity(code);
+    f.ts_ns = ctx.pkt->ts_ns;
+    f.transport = ctx.transport;
+    f.ip_version = d.ip_version;
+    f.client = is_query ? d.src : d.dst;
+    f.server = is_query ? d.dst : d.src;
+    f.client_port = is_query ? d.sport : d.dport;
+    f.server_port = is_query ? d.dport : d.sport;
+    if (message_.header_complete()) {
+        f.has_id = true;
+        f.id = message_.header().id;
+        uint16_t qclass = 0;
+        f.has_question = message_.first_question(f.qname, f.qtype, qclass);
+    }
+    if (is_query) f.query_size = ctx.wire_size; else f.response_size = ctx.wire_size;
+    f.add_frame(ctx.pkt->frame);
+    return f;
+}
+
+void Pipeline::add_query_evidence(Finding& f, const PendingQuery& q) const {
+    // Query frames first, then what message_finding already recorded.
+    std::array<uint64_t, 4> later = f.frames;
+    uint8_t n_later = f.frame_count;
+    f.frame_count = 0;
+    f.add_frame(q.first_frame);
+    if (q.last_frame != q.first_frame) f.add_frame(q.last_frame);
+    for (uint8_t i = 0; i < n_later; ++i) f.add_frame(later[i]);
+    f.query_size = q.size;
+    f.advertised_size = q.edns ? static_cast<int32_t>(q.udp_size) : -1;
+    f.retransmissions = q.retransmissions;
+    if (!f.has_question && q.has_question) {
+        f.has_question = true;
+        f.qname = q.qname;
+        f.qtype = q.qtype;
+    }
+}
+
+void Pipeline::on_query(const MessageContext& ctx) {
+    ++counters_.dns_queries;
+    const DecodedPacket& d = *ctx.dec;
+    TransactionKey key{d.src, d.dst, d.sport, d.dport, message_.header().id, ctx.transport};
+    dns::Name qname;
+    uint16_t qtype = 0, qclass = 0;
+    bool has_q = message_.first_question(qname, qtype, qclass);
+
+    PendingQuery* existing = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
+    if (existing != nullptr && existing->has_question == has_q) {
+        ++counters_.retransmissions;
+        transactions_.touch(*existing, ctx.pkt->ts_ns, ctx.pkt->frame);
+        return;
+    }
+    uint64_t before = transactions_.evictions();
+    PendingQuery& q = transactions_.insert(key, ctx.pkt->ts_ns);
+    if (transactions_.evictions() != before) ++counters_.pending_evicted;
+    q.has_question = has_q;
+    q.qname = qname;
+    q.qtype = qtype;
+    q.qclass = qclass;
+    q.first_frame = q.last_frame = ctx.pkt->frame;
+    q.size = ctx.wire_size;
+    const dns::Edns& e = message_.edns();
+    q.edns = e.present;
+    q.do_bit = e.do_bit;
+    q.edns_version = e.version;
+    q.udp_size = e.udp_size;
+    q.cd = message_.header().cd();
+    // A cut query may have lost its OPT record: what it advertised is unknown.
+    q.complete = !ctx.cut;
+}
+
+void Pipeline::on_response(const MessageContext& ctx) {
+    ++counters_.dns_responses;
+    const DecodedPacket& d = *ctx.dec;
+    const dns::Header& h = message_.header();
+    const bool udp = ctx.transport == MessageTransport::udp;
+
+    size_t bucket = 0;
+    while (bucket < response_size_bounds.size() && ctx.wire_size > response_size_bounds[bucket]) ++bucket;
+    ++counters_.response_sizes[bucket];
+
+    if (udp && h.tc()) {
+        Finding f = message_finding(FindingCode::dns_truncated, ctx, false);
+        f.rcode = message_.full_rcode();
+        emit(f);
+    }
+    if (udp && ctx.wire_size > config_.size_threshold) {
+        Finding f = message_finding(FindingCode::dns_oversized_response, ctx, false);
+        f.limit = config_.size_threshold;
+        emit(f);
+    }
+
+    TransactionKey key{d.dst, d.src, d.dport, d.sport, h.id, ctx.transport};
+    dns::Name qname;
+    uint16_t qtype = 0, qclass = 0;
+    bool has_q = message_.first_question(qname, qtype, qclass);
+    PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
+    if (q == nullptr) {
+        ++counters_.unmatched_responses;
+        return;
+    }
+    ++counters_.dns_matched;
+    uint64_t rtt = ctx.pkt->ts_ns >= q->first_ts ? ctx.pkt->ts_ns - q->first_ts : 0;
+    ++counters_.rtt_count;
+    counters_.rtt_total_ns += rtt;
+    counters_.rtt_max_ns = std::max(counters_.rtt_max_ns, rtt);
+
+    const dns::Edns& e = message_.edns();
+    const uint16_t rcode = message_.full_rcode();
+    // Judging a missing OPT needs the whole, well-formed response and a query known to carry one.
+    const bool judge_opt = q->complete && q->edns && !ctx.cut && message_.ok();
+    if (judge_opt && !e.present) {
+        bool refused_edns = h.rcode() == dns::rcode::FORMERR || h.rcode() == dns::rcode::NOTIMP;
+        Finding f = message_finding(refused_edns ? FindingCode::dns_edns_unsupported
+                                                 : FindingCode::dns_edns_dropped, ctx, false);
+        f.rcode = rcode;
+        f.rtt_ns = static_cast<int64_t>(rtt);
+        f.edns_version = q->edns_version;
+        add_query_evidence(f, *q);
+        emit(f);
+    } else if (judge_opt && rcode == dns::rcode::BADVERS && q->edns_version == 0) {
+        Finding f = message_finding(FindingCode::dns_edns_unsupported, ctx, false);
+        f.rcode = rcode;
+        f.rtt_ns = static_cast<int64_t>(rtt);
+        f.edns_version = 0;
+        add_query_evidence(f, *q);
+        emit(f);
+    }
+    if (udp && q->complete) {
+        // RFC 6891: sizes below 512 are treated as 512; no EDNS means 512.
+        uint32_t limit = q->edns ? std::max<uint32_t>(512, q->udp_size) : 512;
+        if (ctx.wire_size > limit) {
+            Finding f = message_finding(FindingCode::dns_exceeds_advertised_size, ctx, false);
+            f.limit = limit;
+            f.rtt_ns = static_cast<int64_t>(rtt);
+            add_query_evidence(f, *q);
+            emit(f);
+        }
+    }
+    transactions_.erase(*q);
+}
+
+void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
+    ++counters_.unanswered;
+    Finding f;
+    f.code = FindingCode::dns_unanswered;
+    f.severity = default_severity(f.code);
+    f.ts_ns = q.first_ts;
+    f.transport = q.key.transport;
+    f.ip_version = q.key.client.version;
+    f.client = q.key.client;
+    f.server = q.key.server;
+    f.client_port = q.key.client_port;
+    f.server_port = q.key.server_port;
+    f.has_id = true;
+    f.id = q.key.id;
+    f.reason = reason;
+    add_query_evidence(f, q);
+    emit(f);
+}
+
+void Pipeline::finish() {
+    transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
+}
+
+void Pipeline::emit(Finding& f) {
+    ++counters_.findings[static_cast<size_t>(f.code)];
+    sink_.on_finding(f);
+}
+
+}  // namespace frag53

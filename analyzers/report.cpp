@@ -1,1 +1,167 @@
-// (being written)
+#include "analyzers/report.h"
+
+#include <algorithm>
+#include <string>
+
+#include "frag53_config.h"
+
+namespace frag53 {
+
+void ReportCollector::on_finding(const Finding& f) {
+    auto& ex = examples_[static_cast<size_t>(f.code)];
+    if (!ex) ex = f;
+    auto it = servers_.find(f.server);
+    if (it == servers_.end()) {
+        if (servers_.size() >= max_servers) {
+            ++servers_untracked_;
+            return;
+        }
+        it = servers_.emplace(f.server, ServerStats{f.server, 0, {}}).first;
+    }
+    ++it->second.findings;
+    ++it->second.by_code[static_cast<size_t>(f.code)];
+}
+
+std::vector<ReportCollector::ServerStats> ReportCollector::top_servers(size_t n) const {
+    std::vector<ServerStats> v;
+    v.reserve(servers_.size());
+    for (const auto& [addr, s] : servers_) v.push_back(s);
+    std::sort(v.begin(), v.end(), [](const ServerStats& a, const ServerStats& b) {
+        return a.findings != b.findings ? a.findings > b.findings : a.address < b.address;
+    });
+    if (v.size() > n) v.resize(n);
+    return v;
+}
+
+namespace {
+
+std::string endpoint(const IpAddress& a, uint16_t port) {
+    return a.version == 6 ? "[" + a.to_string() + "]:" + std::to_string(port)
+                          : a.to_string() + ":" + std::to_string(port);
+}
+
+std::string question(const Finding& f) {
+    if (!f.has_question) return "(no question)";
+    return f.qname.to_string() + " " + qtype_name(f.qtype);
+}
+
+}  // namespace
+
+std::string describe_finding(const Finding& f) {
+    std::string s = format_timestamp(f.ts_ns) + " " + endpoint(f.client, f.client_port) + " -> " +
+                    endpoint(f.server, f.server_port) + " " + std::string(transport_name(f.transport));
+    if (f.has_id) s += " id " + std::to_string(f.id);
+    s += " " + question(f) + ": ";
+    switch (f.code) {
+    case FindingCode::dns_truncated:
+        s += "response of " + std::to_string(f.response_size) + " B with TC=1";
+        break;
+    case FindingCode::dns_edns_dropped:
+        s += "query advertised EDNS (UDP size " + std::to_string(f.advertised_size) +
+             "), the " + rcode_name(f.rcode) + " response carries no OPT";
+        break;
+    case FindingCode::dns_edns_unsupported:
+        s += f.rcode == 16 ? "BADVERS answer to an EDNS version 0 query"
+                           : "EDNS query answered " + rcode_name(f.rcode) + " without OPT";
+        break;
+    case FindingCode::dns_oversized_response:
+        s += "UDP response of " + std::to_string(f.response_size) + " B, above " +
+             std::to_string(f.limit) + " B";
+        break;
+    case FindingCode::dns_exceeds_advertised_size:
+        s += "UDP response of " + std::to_string(f.response_size) + " B, the requester " +
+             (f.advertised_size < 0 ? std::string("sent no EDNS (512 B)")
+                                    : "advertised " + std::to_string(f.limit) + " B");
+        break;
+    case FindingCode::dns_unanswered:
+        s += f.reason == "end_of_input" ? "no response before the end of the capture"
+                                        : "no response within the timeout";
+        if (f.retransmissions) s += " (" + std::to_string(f.retransmissions) + " retransmissions)";
+        break;
+    case FindingCode::dns_capture_truncated:
+        s += "message of " + std::to_string(f.query_size + f.response_size) +
+             " B, the capture holds " + std::to_string(f.captured_size) + " B (snap length)";
+        break;
+    case FindingCode::dns_malformed:
+        s += "malformed: " + std::string(f.reason);
+        if (f.reason_offset) s += " at offset " + std::to_string(f.reason_offset);
+        break;
+    case FindingCode::count_:
+        break;
+    }
+    return s;
+}
+
+void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
+                  const ReportCollector& report) {
+    std::fprintf(out, "frag53 %s report\n", FRAG53_VERSION);
+    std::fprintf(out, "\nInput\n");
+    for (const auto& in : run.inputs) std::fprintf(out, "  file       %s\n", in.c_str());
+    std::fprintf(out, "  packets    %llu (%llu bytes captured)\n",
+                 static_cast<unsigned long long>(c.packets), static_cast<unsigned long long>(c.bytes));
+    std::fprintf(out, "  cut by snap length  %llu frames\n",
+                 static_cast<unsigned long long>(c.capture_truncated_frames));
+    for (const auto& e : run.errors)
+        std::fprintf(out, "  ERROR      %s: %s (%llu packets read%s)\n", e.file.c_str(), e.message.c_str(),
+                     static_cast<unsigned long long>(e.packets_read), e.file_skipped ? ", file skipped" : "");
+
+    auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(out, "\nDNS\n");
+    std::fprintf(out, "  messages   %llu (queries %llu, responses %llu; UDP %llu, TCP %llu)\n",
+                 u(c.dns_messages), u(c.dns_queries), u(c.dns_responses), u(c.dns_udp), u(c.dns_tcp));
+    std::fprintf(out, "  matched    %llu   unanswered %llu   retransmissions %llu   unmatched responses %llu\n",
+                 u(c.dns_matched), u(c.unanswered), u(c.retransmissions), u(c.unmatched_responses));
+    if (c.rtt_count)
+        std::fprintf(out, "  RTT        mean %.3f ms, max %.3f ms\n",
+                     static_cast<double>(c.rtt_total_ns) / static_cast<double>(c.rtt_count) / 1e6,
+                     static_cast<double>(c.rtt_max_ns) / 1e6);
+    std::fprintf(out, "  malformed  %llu   cut by the capture %llu   TCP segments on DNS ports %llu\n",
+                 u(c.dns_malformed), u(c.dns_capture_truncated), u(c.dns_tcp_segments));
+    if (c.pending_evicted)
+        std::fprintf(out, "  pending-query table full: %llu queries evicted\n", u(c.pending_evicted));
+    std::fprintf(out, "  IP fragments seen %llu\n", u(c.ip_fragments));
+
+    std::fprintf(out, "\nFindings\n");
+    bool any = false;
+    for (size_t i = 0; i < finding_code_count; ++i) {
+        auto code = static_cast<FindingCode>(i);
+        if (c.findings[i] == 0) continue;
+        any = true;
+        std::fprintf(out, "  %-30s %8llu  %s\n", std::string(code_name(code)).c_str(), u(c.findings[i]),
+                     std::string(severity_name(default_severity(code))).c_str());
+        if (const auto& ex = report.example(code))
+            std::fprintf(out, "      e.g. %s\n", describe_finding(*ex).c_str());
+    }
+    if (!any) std::fprintf(out, "  none\n");
+
+    auto top = report.top_servers(10);
+    if (!top.empty()) {
+        std::fprintf(out, "\nTop servers by findings\n");
+        for (const auto& s : top) {
+            std::string codes;
+            for (size_t i = 0; i < finding_code_count; ++i) {
+                if (!s.by_code[i]) continue;
+                if (!codes.empty()) codes += ", ";
+                codes += std::string(code_name(static_cast<FindingCode>(i))) + " " + std::to_string(s.by_code[i]);
+            }
+            std::fprintf(out, "  %-40s %8llu  %s\n", s.address.to_string().c_str(), u(s.findings), codes.c_str());
+        }
+    }
+
+    std::fprintf(out, "\nResponse sizes (DNS message bytes)\n");
+    static constexpr const char* labels[] = {"<= 512", "<= 1232", "<= 1472", "<= 4096", "> 4096"};
+    uint64_t total = 0, peak = 0;
+    for (uint64_t v : c.response_sizes) {
+        total += v;
+        peak = std::max(peak, v);
+    }
+    for (size_t i = 0; i < c.response_sizes.size(); ++i) {
+        uint64_t v = c.response_sizes[i];
+        int bar = peak ? static_cast<int>((v * 40 + peak - 1) / peak) : 0;
+        double pct = total ? 100.0 * static_cast<double>(v) / static_cast<double>(total) : 0.0;
+        std::fprintf(out, "  %-8s %8llu %5.1f%%  %.*s\n", labels[i], u(v), pct, bar,
+                     "########################################");
+    }
+}
+
+}  // namespace frag53

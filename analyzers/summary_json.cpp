@@ -1,1 +1,117 @@
-// (being written)
+#include "analyzers/summary_json.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "frag53_config.h"
+
+namespace frag53 {
+
+std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t pending_capacity) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    auto num = [&w](const char* key, uint64_t v) {
+        w.Key(key);
+        w.Uint64(v);
+    };
+    w.StartObject();
+    w.Key("version");
+    w.String(FRAG53_VERSION);
+
+    w.Key("input");
+    w.StartObject();
+    num("packets", c.packets);
+    num("bytes", c.bytes);
+    num("capture_truncated_frames", c.capture_truncated_frames);
+    w.Key("files");
+    w.StartArray();
+    for (const auto& f : run.inputs) w.String(f.c_str());
+    w.EndArray();
+    w.Key("errors");
+    w.StartArray();
+    for (const auto& e : run.errors) {
+        w.StartObject();
+        w.Key("file");
+        w.String(e.file.c_str());
+        num("packets_read", e.packets_read);
+        w.Key("message");
+        w.String(e.message.c_str());
+        w.Key("file_skipped");
+        w.Bool(e.file_skipped);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+
+    w.Key("decode");
+    w.StartObject();
+    static constexpr DecodeStatus statuses[] = {
+        DecodeStatus::truncated_l2, DecodeStatus::not_ip, DecodeStatus::bad_ip, DecodeStatus::truncated_l3,
+        DecodeStatus::bad_l4, DecodeStatus::truncated_l4, DecodeStatus::unsupported_link};
+    for (DecodeStatus s : statuses) num(to_string(s), c.decode_status[static_cast<size_t>(s)]);
+    num("ipv4", c.ipv4);
+    num("ipv6", c.ipv6);
+    num("udp", c.udp);
+    num("tcp", c.tcp);
+    num("icmp", c.icmp);
+    num("udp_length_mismatch", c.udp_length_mismatch);
+    w.EndObject();
+
+    w.Key("dns");
+    w.StartObject();
+    num("messages", c.dns_messages);
+    num("queries", c.dns_queries);
+    num("responses", c.dns_responses);
+    num("udp", c.dns_udp);
+    num("tcp", c.dns_tcp);
+    num("matched", c.dns_matched);
+    num("malformed", c.dns_malformed);
+    num("capture_truncated", c.dns_capture_truncated);
+    num("too_short", c.dns_short);
+    num("unanswered", c.unanswered);
+    num("retransmissions", c.retransmissions);
+    num("unmatched_responses", c.unmatched_responses);
+    w.Key("rtt_ms");
+    w.StartObject();
+    w.Key("mean");
+    w.Double(c.rtt_count ? static_cast<double>(c.rtt_total_ns) / static_cast<double>(c.rtt_count) / 1e6 : 0.0);
+    w.Key("max");
+    w.Double(static_cast<double>(c.rtt_max_ns) / 1e6);
+    w.EndObject();
+    w.Key("response_sizes");
+    w.StartObject();
+    static constexpr const char* labels[] = {"le_512", "le_1232", "le_1472", "le_4096", "gt_4096"};
+    for (size_t i = 0; i < c.response_sizes.size(); ++i) num(labels[i], c.response_sizes[i]);
+    w.EndObject();
+    w.EndObject();
+
+    w.Key("ip");
+    w.StartObject();
+    num("fragments", c.ip_fragments);
+    num("reassembled", 0);
+    num("incomplete", 0);
+    w.EndObject();
+
+    w.Key("tables");
+    w.StartObject();
+    w.Key("pending_queries");
+    w.StartObject();
+    num("capacity", pending_capacity);
+    num("evicted", c.pending_evicted);
+    w.EndObject();
+    w.EndObject();
+
+    w.Key("findings");
+    w.StartObject();
+    for (size_t i = 0; i < finding_code_count; ++i) {
+        auto name = code_name(static_cast<FindingCode>(i));
+        w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+        w.Uint64(c.findings[i]);
+    }
+    w.EndObject();
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+}  // namespace frag53

@@ -1,1 +1,122 @@
-// (being written)
+#include "analyzers/transactions.h"
+
+#include <bit>
+
+namespace frag53 {
+
+uint64_t TransactionKey::hash() const noexcept {
+    uint64_t h = client.hash() * 31 + server.hash();
+    h ^= (static_cast<uint64_t>(client_port) << 32) | (static_cast<uint64_t>(server_port) << 16) | id;
+    h += static_cast<uint64_t>(transport);
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32);
+}
+
+TransactionTable::TransactionTable(size_t max_pending) {
+    if (max_pending == 0) max_pending = 1;
+    if (max_pending > (1u << 26)) max_pending = 1u << 26;
+    pool_.resize(max_pending);
+    free_.reserve(max_pending);
+    for (size_t i = max_pending; i-- > 0;) free_.push_back(static_cast<uint32_t>(i));
+    // At most half full, so probe sequences stay short.
+    size_t slots = std::bit_ceil(max_pending * 2);
+    index_.assign(slots, npos);
+    mask_ = slots - 1;
+}
+
+PendingQuery* TransactionTable::find(const TransactionKey& key, const dns::Name* qname,
+                                     uint16_t qtype, uint16_t qclass) noexcept {
+    const uint64_t h = key.hash();
+    PendingQuery* best = nullptr;
+    for (size_t s = h & mask_;; s = (s + 1) & mask_) {
+        uint32_t idx = index_[s];
+        if (idx == npos) break;
+        PendingQuery& q = pool_[idx];
+        if (q.hash != h || !(q.key == key)) continue;
+        if (qname == nullptr) {
+            if (best == nullptr || q.first_ts < best->first_ts) best = &q;
+            continue;
+        }
+        if (q.has_question && q.qtype == qtype && q.qclass == qclass &&
+            q.qname.equals_ignore_case(*qname))
+            return &q;
+    }
+    return best;
+}
+
+PendingQuery& TransactionTable::insert(const TransactionKey& key, uint64_t ts,
+                                       PendingQuery* evicted) noexcept {
+    if (free_.empty()) {
+        PendingQuery& oldest = pool_[head_];
+        if (evicted != nullptr) *evicted = oldest;
+        ++evictions_;
+        erase(oldest);
+    }
+    uint32_t idx = free_.back();
+    free_.pop_back();
+    PendingQuery& q = pool_[idx];
+    q = PendingQuery{};
+    q.key = key;
+    q.hash = key.hash();
+    q.first_ts = q.last_ts = ts;
+    q.in_use = true;
+    size_t s = q.hash & mask_;
+    while (index_[s] != npos) s = (s + 1) & mask_;
+    index_[s] = idx;
+    link_tail(idx);
+    if (++size_ > high_water_) high_water_ = size_;
+    return q;
+}
+
+void TransactionTable::touch(PendingQuery& q, uint64_t ts, uint64_t frame) noexcept {
+    auto idx = static_cast<uint32_t>(&q - pool_.data());
+    q.last_ts = ts;
+    q.last_frame = frame;
+    ++q.retransmissions;
+    unlink(idx);
+    link_tail(idx);
+}
+
+uint32_t TransactionTable::slot_of(uint32_t idx) const noexcept {
+    for (size_t s = pool_[idx].hash & mask_;; s = (s + 1) & mask_)
+        if (index_[s] == idx) return static_cast<uint32_t>(s);
+}
+
+void TransactionTable::erase(PendingQuery& q) noexcept {
+    auto idx = static_cast<uint32_t>(&q - pool_.data());
+    if (!q.in_use) return;
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    size_t hole = slot_of(idx);
+    index_[hole] = npos;
+    for (size_t s = (hole + 1) & mask_; index_[s] != npos; s = (s + 1) & mask_) {
+        size_t home = pool_[index_[s]].hash & mask_;
+        // Move the entry into the hole unless its home lies cyclically in (hole, s].
+        bool stays = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
+        if (!stays) {
+            index_[hole] = index_[s];
+            index_[s] = npos;
+            hole = s;
+        }
+    }
+    unlink(idx);
+    q.in_use = false;
+    free_.push_back(idx);
+    --size_;
+}
+
+void TransactionTable::unlink(uint32_t idx) noexcept {
+    PendingQuery& q = pool_[idx];
+    if (q.prev != npos) pool_[q.prev].next = q.next; else head_ = q.next;
+    if (q.next != npos) pool_[q.next].prev = q.prev; else tail_ = q.prev;
+    q.prev = q.next = npos;
+}
+
+void TransactionTable::link_tail(uint32_t idx) noexcept {
+    PendingQuery& q = pool_[idx];
+    q.prev = tail_;
+    q.next = npos;
+    if (tail_ != npos) pool_[tail_].next = idx; else head_ = idx;
+    tail_ = idx;
+}
+
+}  // namespace frag53

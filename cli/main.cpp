@@ -1,1 +1,159 @@
-int main() { return 0; }
+// frag53: argument parsing and wiring only; the analysis lives in analyzers/ and dataplane/.
+#include <CLI/CLI.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analyzers/event_sink.h"
+#include "analyzers/pipeline.h"
+#include "analyzers/report.h"
+#include "analyzers/summary_json.h"
+#include "dataplane/pcap_file_source.h"
+#include "frag53_config.h"
+
+namespace {
+
+using frag53::FindingFanout;
+using frag53::JsonLinesSink;
+using frag53::PacketView;
+using frag53::PcapFileSource;
+using frag53::Pipeline;
+using frag53::PipelineConfig;
+using frag53::ReportCollector;
+using frag53::RunInfo;
+
+struct FileCloser {
+    void operator()(std::FILE* f) const noexcept {
+        if (f != nullptr && f != stdout) std::fclose(f);
+    }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+struct AnalyzeOptions {
+    std::vector<std::string> files;
+    std::string filter;
+    std::string events;
+    std::string summary_json;
+    uint32_t size_threshold = 1232;
+    double query_timeout_s = 5.0;
+    size_t max_pending = 65536;
+    std::vector<uint16_t> dns_ports{53};
+    bool quiet = false;
+};
+
+bool write_file(const std::string& path, const std::string& text) {
+    FilePtr f(path == "-" ? stdout : std::fopen(path.c_str(), "w"));
+    if (!f) {
+        std::fprintf(stderr, "frag53: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    bool ok = std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
+    ok = std::fflush(f.get()) == 0 && ok;
+    if (!ok) std::fprintf(stderr, "frag53: error writing %s\n", path.c_str());
+    return ok;
+}
+
+int run_analyze(const AnalyzeOptions& o) {
+    PipelineConfig config;
+    config.size_threshold = o.size_threshold;
+    config.query_timeout_ns = static_cast<uint64_t>(std::llround(o.query_timeout_s * 1e9));
+    config.max_pending = o.max_pending;
+    config.dns_ports = o.dns_ports;
+
+    FilePtr events_file;
+    std::unique_ptr<JsonLinesSink> events;
+    if (!o.events.empty()) {
+        events_file.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
+        if (!events_file) {
+            std::fprintf(stderr, "frag53: cannot write events to %s: %s\n", o.events.c_str(),
+                         std::strerror(errno));
+            return 2;
+        }
+        events = std::make_unique<JsonLinesSink>(events_file.get());
+    }
+    ReportCollector report;
+    FindingFanout fanout;
+    fanout.add(&report);
+    if (events) fanout.add(events.get());
+
+    auto pipeline = std::make_unique<Pipeline>(config, fanout);
+    PcapFileSource source(o.files, o.filter);
+    std::array<PacketView, 64> burst;
+    for (;;) {
+        size_t n = source.receive(burst);
+        if (n == 0) break;
+        pipeline->process({burst.data(), n});
+        source.release({burst.data(), n});
+    }
+    pipeline->finish();
+
+    RunInfo run;
+    run.inputs = o.files;
+    run.errors = source.errors();
+    run.size_threshold = o.size_threshold;
+    for (const auto& e : run.errors)
+        std::fprintf(stderr, "frag53: %s: %s (%llu packets read%s)\n", e.file.c_str(), e.message.c_str(),
+                     static_cast<unsigned long long>(e.packets_read),
+                     e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
+
+    bool ok = true;
+    if (events) {
+        events->flush();
+        if (events->failed()) {
+            std::fprintf(stderr, "frag53: error writing events to %s\n", o.events.c_str());
+            ok = false;
+        }
+    }
+    if (!o.summary_json.empty())
+        ok = write_file(o.summary_json, frag53::summary_json(run, pipeline->counters(),
+                                                             pipeline->pending_capacity())) && ok;
+    if (!o.quiet) {
+        // With events on stdout the human report moves to stderr so the JSON stays parseable.
+        std::FILE* out = o.events == "-" || o.summary_json == "-" ? stderr : stdout;
+        frag53::print_report(out, run, pipeline->counters(), report);
+    }
+    if (!ok) return 2;
+    return run.errors.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"frag53: DNS-aware packet analyzer for big DNSSEC answers, fragments and truncation"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", FRAG53_VERSION);
+
+    AnalyzeOptions ao;
+    auto* analyze = app.add_subcommand("analyze", "analyze pcap / pcapng capture files");
+    analyze->add_option("files", ao.files, "capture files, read in order")->required()->check(CLI::ExistingFile);
+    analyze->add_option("-f,--filter", ao.filter, "BPF filter expression");
+    analyze->add_option("--events", ao.events, "write findings as JSON lines to PATH ('-' for stdout)");
+    analyze->add_option("--summary-json", ao.summary_json, "write the summary JSON to PATH ('-' for stdout)");
+    analyze->add_option("--size-threshold", ao.size_threshold,
+                        "dns.oversized_response above this many bytes")->capture_default_str()
+        ->check(CLI::Range(1u, 65535u));
+    analyze->add_option("--query-timeout", ao.query_timeout_s,
+                        "seconds of packet time before a query counts as unanswered")->capture_default_str()
+        ->check(CLI::Range(0.001, 3600.0));
+    analyze->add_option("--max-pending", ao.max_pending, "pending queries tracked at once")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
+    analyze->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
+    analyze->add_flag("-q,--quiet", ao.quiet, "no human report");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        if (analyze->parsed()) return run_analyze(ao);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "frag53: %s\n", e.what());
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+// Findings as JSON lines (docs/events.md), one object per line.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "analyzers/findings.h"
+
+namespace frag53 {
+
+// Renders one finding as a JSON object (no trailing newline).
+std::string finding_to_json(const Finding& f);
+
+class JsonLinesSink final : public FindingSink {
+public:
+    // Does not take ownership of `out`.
+    explicit JsonLinesSink(std::FILE* out) noexcept : out_(out) {}
+    void on_finding(const Finding& f) override;
+    void flush() noexcept { std::fflush(out_); }
+    uint64_t written() const noexcept { return written_; }
+    bool failed() const noexcept { return failed_; }
+
+private:
+    std::FILE* out_;
+    uint64_t written_ = 0;
+    bool failed_ = false;
+};
+
+}  // namespace frag53

@@ -1,0 +1,99 @@
+// Typed findings: a stable code, a severity and the evidence, handed to sinks.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "analyzers/dns/message.h"
+#include "dataplane/decode.h"
+#include "dataplane/ip_address.h"
+
+namespace frag53 {
+
+// Codes never change meaning once released; docs/findings.md explains each one.
+// Only the codes the build implements are listed: a code in the summary means "looked for".
+enum class FindingCode : uint8_t {
+    dns_truncated,
+    dns_edns_dropped,
+    dns_edns_unsupported,
+    dns_oversized_response,
+    dns_exceeds_advertised_size,
+    dns_unanswered,
+    dns_capture_truncated,
+    dns_malformed,
+    count_,
+};
+inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);
+
+enum class Severity : uint8_t { info, warning, error };
+
+std::string_view code_name(FindingCode c) noexcept;  // "dns.truncated"
+std::string_view severity_name(Severity s) noexcept;
+Severity default_severity(FindingCode c) noexcept;
+bool parse_code_name(std::string_view name, FindingCode& out) noexcept;
+
+enum class MessageTransport : uint8_t { udp, tcp };
+std::string_view transport_name(MessageTransport t) noexcept;
+
+// One finding with its evidence. Built only when something is found (rare), so it carries the
+// decoded question by value; nothing here points into packet buffers.
+struct Finding {
+    FindingCode code = FindingCode::dns_malformed;
+    Severity severity = Severity::warning;
+    uint64_t ts_ns = 0;
+    MessageTransport transport = MessageTransport::udp;
+    uint8_t ip_version = 0;
+    IpAddress client, server;
+    uint16_t client_port = 0, server_port = 0;
+    bool has_id = false;
+    uint16_t id = 0;
+    bool has_question = false;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    // Sizes in bytes of the DNS messages (as on the wire, even when the capture cut them).
+    uint32_t query_size = 0;
+    uint32_t response_size = 0;
+    int32_t advertised_size = -1;  // requester's EDNS UDP size; -1 when the query had no EDNS
+    uint32_t limit = 0;            // the size the response was compared with (threshold / 512)
+    int32_t rcode = -1;            // full (extended) RCODE of the response, -1 when none
+    uint32_t retransmissions = 0;
+    int64_t rtt_ns = -1;
+    uint16_t edns_version = 0;
+    uint32_t captured_size = 0;    // capture_truncated: bytes the capture holds
+    std::string_view reason;       // malformed: ParseError name; unanswered: "timeout"/"end_of_input"
+    uint32_t reason_offset = 0;    // malformed: where in the message parsing stopped
+    std::array<uint64_t, 4> frames{};  // evidence: capture frame numbers (query first)
+    uint8_t frame_count = 0;
+
+    void add_frame(uint64_t f) noexcept {
+        if (frame_count < frames.size()) frames[frame_count++] = f;
+    }
+};
+
+class FindingSink {
+public:
+    virtual ~FindingSink() = default;
+    virtual void on_finding(const Finding& f) = 0;
+};
+
+// Fans one finding out to several sinks (events file, report, ...).
+class FindingFanout final : public FindingSink {
+public:
+    void add(FindingSink* s) noexcept {
+        if (n_ < sinks_.size()) sinks_[n_++] = s;
+    }
+    void on_finding(const Finding& f) override {
+        for (size_t i = 0; i < n_; ++i) sinks_[i]->on_finding(f);
+    }
+
+private:
+    std::array<FindingSink*, 8> sinks_{};
+    size_t n_ = 0;
+};
+
+std::string qtype_name(uint16_t qtype);
+std::string rcode_name(int32_t rcode);
+std::string format_timestamp(uint64_t ts_ns);  // ISO 8601 UTC with microseconds
+
+}  // namespace frag53

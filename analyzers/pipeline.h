@@ -1,0 +1,98 @@
+// One worker's complete analysis pipeline: decode -> (defrag, TCP: later stages) -> DNS parse ->
+// transactions -> detectors -> findings. A worker owns its instance; nothing here is shared.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "analyzers/dns/message.h"
+#include "analyzers/findings.h"
+#include "analyzers/transactions.h"
+#include "dataplane/decode.h"
+#include "dataplane/packet.h"
+
+namespace frag53 {
+
+struct PipelineConfig {
+    uint64_t query_timeout_ns = 5'000'000'000ull;  // unanswered after this much packet time
+    uint32_t size_threshold = 1232;                // dns.oversized_response above this
+    size_t max_pending = 65536;                    // pending queries per worker
+    std::vector<uint16_t> dns_ports{53};
+};
+
+// Response-size histogram buckets (upper bounds, inclusive); the last bucket is "larger".
+inline constexpr std::array<uint32_t, 4> response_size_bounds{512, 1232, 1472, 4096};
+
+// Plain per-worker counters, summed when read.
+struct PipelineCounters {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;                    // captured bytes
+    uint64_t capture_truncated_frames = 0; // captured length < wire length
+    std::array<uint64_t, 8> decode_status{};  // by DecodeStatus
+    uint64_t ipv4 = 0, ipv6 = 0, udp = 0, tcp = 0, icmp = 0, other_ip = 0;
+    uint64_t ip_fragments = 0;
+    uint64_t udp_length_mismatch = 0;
+
+    uint64_t dns_messages = 0, dns_queries = 0, dns_responses = 0;
+    uint64_t dns_udp = 0, dns_tcp = 0;
+    uint64_t dns_matched = 0, dns_malformed = 0, dns_capture_truncated = 0;
+    uint64_t dns_short = 0;               // DNS-port payloads too short for a header
+    uint64_t dns_tcp_segments = 0;        // TCP segments on DNS ports (stream reassembly: later)
+    uint64_t unmatched_responses = 0;
+    uint64_t retransmissions = 0;
+    uint64_t unanswered = 0;
+    uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
+    uint64_t rtt_count = 0, rtt_total_ns = 0, rtt_max_ns = 0;
+    std::array<uint64_t, response_size_bounds.size() + 1> response_sizes{};
+    std::array<uint64_t, finding_code_count> findings{};
+
+    void merge(const PipelineCounters& o) noexcept;
+};
+
+class Pipeline {
+public:
+    Pipeline(const PipelineConfig& config, FindingSink& sink);
+
+    void process(std::span<const PacketView> burst);
+    void process_packet(const PacketView& pkt);
+    // End of input: queries still pending are reported unanswered (reason end_of_input).
+    void finish();
+
+    const PipelineCounters& counters() const noexcept { return counters_; }
+    size_t pending() const noexcept { return transactions_.size(); }
+    size_t pending_capacity() const noexcept { return transactions_.capacity(); }
+
+private:
+    struct MessageContext {
+        const PacketView* pkt;
+        const DecodedPacket* dec;
+        MessageTransport transport;
+        uint32_t wire_size;   // DNS message size as sent
+        bool cut;             // the capture holds less than wire_size
+    };
+
+    void on_udp(const PacketView& pkt, const DecodedPacket& dec);
+    void on_dns_message(const MessageContext& ctx, Bytes payload);
+    void on_query(const MessageContext& ctx);
+    void on_response(const MessageContext& ctx);
+    void on_unanswered(const PendingQuery& q, std::string_view reason);
+    void emit(Finding& f);
+    Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query) const;
+    void add_query_evidence(Finding& f, const PendingQuery& q) const;
+    bool is_dns_port(uint16_t p) const noexcept { return dns_ports_.test(p); }
+
+    PipelineConfig config_;
+    FindingSink& sink_;
+    std::bitset<65536> dns_ports_;
+    PipelineCounters counters_;
+    TransactionTable transactions_;
+    DecodedPacket decoded_;
+    dns::MessageView message_;
+    uint64_t now_ns_ = 0;
+};
+
+}  // namespace frag53
