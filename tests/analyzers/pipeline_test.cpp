@@ -1,1 +1,246 @@
-// (being written)
+#include "analyzers/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/analyzers/test_packets.h"
+
+namespace frag53 {
+namespace {
+
+using testing::client_ip;
+using testing::DnsBuilder;
+using testing::make_frame;
+using testing::sec;
+using testing::server_ip;
+using testing::udp4_frame;
+
+class CollectSink : public FindingSink {
+public:
+    void on_finding(const Finding& f) override { findings.push_back(f); }
+    size_t count(FindingCode c) const {
+        size_t n = 0;
+        for (const auto& f : findings) n += f.code == c;
+        return n;
+    }
+    const Finding* first(FindingCode c) const {
+        for (const auto& f : findings)
+            if (f.code == c) return &f;
+        return nullptr;
+    }
+    std::vector<Finding> findings;
+};
+
+class PipelineTest : public ::testing::Test {
+protected:
+    void query(const std::vector<uint8_t>& dns, uint64_t ts, uint16_t sport = 40000) {
+        feed(udp4_frame(client_ip, server_ip, sport, 53, dns), ts);
+    }
+    void response(const std::vector<uint8_t>& dns, uint64_t ts, uint16_t dport = 40000, uint32_t captured = 0) {
+        feed(udp4_frame(server_ip, client_ip, 53, dport, dns), ts, captured);
+    }
+    void feed(std::vector<uint8_t> bytes, uint64_t ts, uint32_t captured = 0) {
+        auto f = make_frame(std::move(bytes), ts, ++frame_, captured);
+        pipeline_.process_packet(f.view);
+    }
+    static std::vector<uint8_t> edns_query(uint16_t id, std::string_view name, uint16_t qtype,
+                                           uint16_t udp = 4096, uint8_t version = 0) {
+        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 1).question(name, qtype).opt(udp, true, version).b;
+    }
+    static std::vector<uint8_t> plain_query(uint16_t id, std::string_view name, uint16_t qtype) {
+        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 0).question(name, qtype).b;
+    }
+    // Response with `txt` bytes of TXT answer and optionally an OPT.
+    static std::vector<uint8_t> answer(uint16_t id, std::string_view name, uint16_t qtype, size_t txt,
+                                       bool with_opt, uint16_t flags = 0x8180) {
+        DnsBuilder b;
+        b.header(id, flags, 1, txt ? 1 : 0, 0, with_opt ? 1 : 0).question(name, qtype);
+        if (txt) b.txt_answer(txt);
+        if (with_opt) b.opt(1232);
+        return b.b;
+    }
+
+    PipelineConfig config_;
+    CollectSink sink_;
+    Pipeline pipeline_{config_, sink_};
+    uint64_t frame_ = 0;
+};
+
+TEST_F(PipelineTest, MatchesQueryAndResponseWithoutFindings) {
+    query(edns_query(1, "www.example.com", 1), 1 * sec);
+    response(answer(1, "WWW.Example.COM", 1, 20, true), 1 * sec + 2'000'000);
+    pipeline_.finish();
+    const auto& c = pipeline_.counters();
+    EXPECT_EQ(c.dns_queries, 1u);
+    EXPECT_EQ(c.dns_responses, 1u);
+    EXPECT_EQ(c.dns_matched, 1u);
+    EXPECT_EQ(c.rtt_max_ns, 2'000'000u);
+    EXPECT_TRUE(sink_.findings.empty()) << code_name(sink_.findings.front().code);
+}
+
+TEST_F(PipelineTest, DifferentQuestionWithSameIdDoesNotMatch) {
+    query(edns_query(7, "a.example", 1), 1 * sec);
+    response(answer(7, "b.example", 1, 10, true), 1 * sec + 1000);
+    pipeline_.finish();
+    EXPECT_EQ(pipeline_.counters().dns_matched, 0u);
+    EXPECT_EQ(pipeline_.counters().unmatched_responses, 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_unanswered), 1u);
+}
+
+TEST_F(PipelineTest, TruncatedResponseIsReported) {
+    query(edns_query(2, "big.example", 16, 1232), 1 * sec);
+    response(answer(2, "big.example", 16, 0, true, 0x8380), 1 * sec + 1000);
+    ASSERT_EQ(sink_.count(FindingCode::dns_truncated), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_truncated)->qname.to_string(), "big.example.");
+}
+
+TEST_F(PipelineTest, EdnsDroppedWhenOptMissingFromCompleteResponse) {
+    query(edns_query(3, "x.example", 1), 1 * sec);
+    response(answer(3, "x.example", 1, 10, false), 1 * sec + 1000);
+    ASSERT_EQ(sink_.count(FindingCode::dns_edns_dropped), 1u);
+    const Finding* f = sink_.first(FindingCode::dns_edns_dropped);
+    EXPECT_EQ(f->advertised_size, 4096);
+    ASSERT_EQ(f->frame_count, 2);
+    EXPECT_EQ(f->frames[0], 1u);  // the query first
+    EXPECT_EQ(f->frames[1], 2u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_unsupported), 0u);
+}
+
+TEST_F(PipelineTest, PlainQueryAnsweredWithoutOptIsFine) {
+    query(plain_query(4, "x.example", 1), 1 * sec);
+    response(answer(4, "x.example", 1, 10, false), 1 * sec + 1000);
+    EXPECT_TRUE(sink_.findings.empty());
+}
+
+TEST_F(PipelineTest, FormerrWithoutOptIsEdnsUnsupportedNotDropped) {
+    query(edns_query(5, "x.example", 1), 1 * sec);
+    response(answer(5, "x.example", 1, 0, false, 0x8181), 1 * sec + 1000);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_unsupported), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_dropped), 0u);
+}
+
+TEST_F(PipelineTest, BadversToVersionZeroIsUnsupportedButNotToHigherVersions) {
+    auto badvers = [](uint16_t id) {
+        return DnsBuilder{}.header(id, 0x8180, 1, 0, 0, 1).question("x.example", 1).opt(1232, false, 0, 1).b;
+    };
+    query(edns_query(6, "x.example", 1, 4096, 0), 1 * sec, 40001);
+    response(badvers(6), 1 * sec + 1000, 40001);
+    query(edns_query(8, "x.example", 1, 4096, 1), 1 * sec, 40002);
+    response(badvers(8), 1 * sec + 1000, 40002);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_unsupported), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_dropped), 0u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_edns_unsupported)->rcode, 16);
+}
+
+TEST_F(PipelineTest, OversizedResponseUsesThreshold) {
+    query(edns_query(9, "a.example", 16), 1 * sec, 40001);
+    auto big = answer(9, "a.example", 16, 1300, true);
+    response(big, 1 * sec + 1000, 40001);
+    query(edns_query(10, "b.example", 16), 1 * sec, 40002);
+    auto small = answer(10, "b.example", 16, 1000, true);
+    response(small, 1 * sec + 1000, 40002);
+    ASSERT_EQ(sink_.count(FindingCode::dns_oversized_response), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_oversized_response)->response_size, big.size());
+    EXPECT_EQ(sink_.first(FindingCode::dns_oversized_response)->limit, 1232u);
+}
+
+TEST_F(PipelineTest, ExceedsAdvertisedSize) {
+    // No EDNS: 512 is the limit.
+    query(plain_query(11, "a.example", 16), 1 * sec, 40001);
+    response(answer(11, "a.example", 16, 600, false), 1 * sec + 1000, 40001);
+    // EDNS size 0 is treated as 512.
+    query(edns_query(12, "b.example", 16, 0), 1 * sec, 40002);
+    response(answer(12, "b.example", 16, 600, true), 1 * sec + 1000, 40002);
+    // Within the advertised size: nothing.
+    query(edns_query(13, "c.example", 16, 1232), 1 * sec, 40003);
+    response(answer(13, "c.example", 16, 1100, true), 1 * sec + 1000, 40003);
+    EXPECT_EQ(sink_.count(FindingCode::dns_exceeds_advertised_size), 2u);
+    for (const auto& f : sink_.findings) {
+        if (f.code == FindingCode::dns_exceeds_advertised_size) {
+            EXPECT_EQ(f.limit, 512u);
+        }
+    }
+}
+
+TEST_F(PipelineTest, UnansweredByPacketTimeAndAtEndOfInput) {
+    query(edns_query(14, "lost.example", 1), 1 * sec, 40001);
+    // Packet time moves past the 5 s timeout: the first query expires.
+    query(edns_query(15, "late.example", 1), 7 * sec, 40002);
+    ASSERT_EQ(sink_.count(FindingCode::dns_unanswered), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_unanswered)->reason, "timeout");
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::dns_unanswered), 2u);
+    EXPECT_EQ(sink_.findings.back().reason, "end_of_input");
+    EXPECT_EQ(sink_.findings.back().qname.to_string(), "late.example.");
+}
+
+TEST_F(PipelineTest, RetransmissionsFoldIntoOneTransaction) {
+    query(edns_query(16, "r.example", 1), 1 * sec);
+    query(edns_query(16, "r.example", 1), 4 * sec);
+    query(edns_query(16, "r.example", 1), 8 * sec);  // within 5 s of the previous send
+    response(answer(16, "r.example", 1, 10, true), 9 * sec);
+    pipeline_.finish();
+    EXPECT_EQ(pipeline_.counters().retransmissions, 2u);
+    EXPECT_EQ(pipeline_.counters().dns_matched, 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_unanswered), 0u);
+}
+
+TEST_F(PipelineTest, CaptureTruncatedResponseIsNeitherMalformedNorMissingOpt) {
+    query(edns_query(17, "cut.example", 16), 1 * sec);
+    auto big = answer(17, "cut.example", 16, 900, true);
+    response(big, 1 * sec + 1000, 40000, 200);  // snap length 200
+    EXPECT_EQ(sink_.count(FindingCode::dns_capture_truncated), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_malformed), 0u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_dropped), 0u);
+    EXPECT_EQ(pipeline_.counters().capture_truncated_frames, 1u);
+    EXPECT_EQ(pipeline_.counters().dns_matched, 1u);  // header and question survived the cut
+}
+
+TEST_F(PipelineTest, MalformedResponseReportsReason) {
+    query(edns_query(18, "m.example", 1), 1 * sec);
+    // Answer owner is a pointer to itself: a compression loop.
+    auto bad = DnsBuilder{}.header(18, 0x8180, 1, 1, 0, 0).question("m.example", 1)
+                   .raw({0xC0, 27}).u16(1).u16(1).u32(60).u16(4).u32(0x01020304).b;
+    response(bad, 1 * sec + 1000);
+    ASSERT_EQ(sink_.count(FindingCode::dns_malformed), 1u);
+    EXPECT_FALSE(sink_.first(FindingCode::dns_malformed)->reason.empty());
+    EXPECT_EQ(sink_.count(FindingCode::dns_edns_dropped), 0u);  // not judged on a broken message
+    EXPECT_EQ(pipeline_.counters().dns_malformed, 1u);
+}
+
+TEST_F(PipelineTest, ShortPayloadOnDnsPortIsMalformedNotAMessage) {
+    feed(udp4_frame(client_ip, server_ip, 40000, 53, {1, 2, 3}), 1 * sec);
+    EXPECT_EQ(pipeline_.counters().dns_messages, 0u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_malformed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_malformed)->reason, "short_header");
+}
+
+TEST_F(PipelineTest, NonDnsPortsAreIgnored) {
+    feed(udp4_frame(client_ip, server_ip, 40000, 5353, plain_query(1, "x.local", 1)), 1 * sec);
+    EXPECT_EQ(pipeline_.counters().dns_messages, 0u);
+    EXPECT_EQ(pipeline_.counters().udp, 1u);
+}
+
+TEST(PipelineConfigTest, ConfiguredPortsAndEvictionUnderCap) {
+    PipelineConfig cfg;
+    cfg.dns_ports = {5353};
+    cfg.max_pending = 2;
+    CollectSink sink;
+    Pipeline p(cfg, sink);
+    std::vector<testing::Frame> frames;
+    for (uint16_t i = 0; i < 3; ++i) {
+        auto q = DnsBuilder{}.header(i, 0x0100, 1, 0, 0, 0).question("q.example", 1).b;
+        frames.push_back(make_frame(udp4_frame(client_ip, server_ip, static_cast<uint16_t>(40000 + i), 5353, q),
+                                    sec + i, i + 1u));
+        p.process_packet(frames.back().view);
+    }
+    EXPECT_EQ(p.counters().dns_queries, 3u);
+    EXPECT_EQ(p.counters().pending_evicted, 1u);
+    EXPECT_EQ(p.pending(), 2u);
+    p.finish();
+    EXPECT_EQ(sink.count(FindingCode::dns_unanswered), 2u);
+}
+
+}  // namespace
+}  // namespace frag53

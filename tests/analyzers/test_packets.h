@@ -1,0 +1,121 @@
+// Builders for DNS messages and Ethernet/IP/UDP frames used by the analyzer tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/packet.h"
+
+namespace frag53::testing {
+
+class DnsBuilder {
+public:
+    DnsBuilder& header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar) {
+        u16(id).u16(flags).u16(qd).u16(an).u16(ns).u16(ar);
+        return *this;
+    }
+    DnsBuilder& name(std::string_view dotted) {
+        size_t start = 0;
+        while (start < dotted.size()) {
+            size_t dot = dotted.find('.', start);
+            if (dot == std::string_view::npos) dot = dotted.size();
+            b.push_back(static_cast<uint8_t>(dot - start));
+            for (size_t i = start; i < dot; ++i) b.push_back(static_cast<uint8_t>(dotted[i]));
+            start = dot + 1;
+        }
+        b.push_back(0);
+        return *this;
+    }
+    DnsBuilder& u8(uint8_t v) {
+        b.push_back(v);
+        return *this;
+    }
+    DnsBuilder& u16(uint16_t v) {
+        b.push_back(static_cast<uint8_t>(v >> 8));
+        b.push_back(static_cast<uint8_t>(v));
+        return *this;
+    }
+    DnsBuilder& u32(uint32_t v) { return u16(static_cast<uint16_t>(v >> 16)).u16(static_cast<uint16_t>(v)); }
+    DnsBuilder& question(std::string_view qname, uint16_t qtype, uint16_t qclass = 1) {
+        return name(qname).u16(qtype).u16(qclass);
+    }
+    // OPT pseudo-record: owner root, CLASS = UDP size, TTL = ext-rcode|version|DO.
+    DnsBuilder& opt(uint16_t udp_size, bool do_bit = false, uint8_t version = 0, uint8_t ext_rcode = 0) {
+        u8(0).u16(41).u16(udp_size);
+        u8(ext_rcode).u8(version).u16(do_bit ? 0x8000 : 0).u16(0);
+        return *this;
+    }
+    // A TXT record whose owner is a pointer to the question name, with `len` bytes of text.
+    DnsBuilder& txt_answer(size_t len) {
+        u16(0xC00C).u16(16).u16(1).u32(300);
+        size_t chunks = (len + 254) / 255;
+        u16(static_cast<uint16_t>(len + chunks));
+        while (len > 0) {
+            size_t n = len < 255 ? len : 255;
+            u8(static_cast<uint8_t>(n));
+            for (size_t i = 0; i < n; ++i) u8('x');
+            len -= n;
+        }
+        return *this;
+    }
+    DnsBuilder& raw(std::initializer_list<uint8_t> bytes) {
+        b.insert(b.end(), bytes);
+        return *this;
+    }
+    std::vector<uint8_t> b;
+};
+
+inline std::vector<uint8_t> udp4_frame(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                                       const std::vector<uint8_t>& payload) {
+    std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
+    auto u16 = [&f](uint16_t v) {
+        f.push_back(static_cast<uint8_t>(v >> 8));
+        f.push_back(static_cast<uint8_t>(v));
+    };
+    auto u32 = [&](uint32_t v) {
+        u16(static_cast<uint16_t>(v >> 16));
+        u16(static_cast<uint16_t>(v));
+    };
+    uint16_t total = static_cast<uint16_t>(20 + 8 + payload.size());
+    f.push_back(0x45);
+    f.push_back(0);
+    u16(total);
+    u16(0x1234);
+    u16(0x4000);  // DF
+    f.push_back(64);
+    f.push_back(17);
+    u16(0);
+    u32(src);
+    u32(dst);
+    u16(sport);
+    u16(dport);
+    u16(static_cast<uint16_t>(8 + payload.size()));
+    u16(0);
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
+// A frame plus the PacketView over it; the view points into `bytes`, so keep them together.
+struct Frame {
+    std::vector<uint8_t> bytes;
+    PacketView view;
+};
+
+inline Frame make_frame(std::vector<uint8_t> bytes, uint64_t ts_ns, uint64_t frame_no, uint32_t captured = 0) {
+    Frame f{std::move(bytes), {}};
+    size_t cap = captured && captured < f.bytes.size() ? captured : f.bytes.size();
+    f.view.data = Bytes{reinterpret_cast<const std::byte*>(f.bytes.data()), cap};
+    f.view.wire_len = static_cast<uint32_t>(f.bytes.size());
+    f.view.ts_ns = ts_ns;
+    f.view.frame = frame_no;
+    f.view.link_type = 1;
+    return f;
+}
+
+inline constexpr uint32_t client_ip = 0xC6120002;  // 198.18.0.2
+inline constexpr uint32_t server_ip = 0xC6120001;  // 198.18.0.1
+inline constexpr uint64_t sec = 1'000'000'000ull;
+
+}  // namespace frag53::testing
