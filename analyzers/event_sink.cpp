@@ -63,6 +63,13 @@ std::string finding_to_json(const Finding& f) {
         w.Key("limit");
         w.Uint(f.limit);
     }
+    if (f.code == FindingCode::icmp_frag_needed) {
+        w.Key("mtu");
+        w.Uint(f.mtu);
+        w.Key("quoted_ip_length");
+        w.Uint(f.quoted_ip_length);
+        str("reporter", f.reporter.to_string());
+    }
     if (f.rcode >= 0) {
         str("rcode", rcode_name(f.rcode));
         w.Key("rcode_code");

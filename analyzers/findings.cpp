@@ -20,6 +20,7 @@ constexpr std::array<CodeInfo, finding_code_count> code_info{{
     {"dns.unanswered", Severity::warning},
     {"dns.capture_truncated", Severity::info},
     {"dns.malformed", Severity::error},
+    {"icmp.frag_needed", Severity::warning},
 }};
 
 }  // namespace

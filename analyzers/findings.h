@@ -22,6 +22,7 @@ enum class FindingCode : uint8_t {
     dns_unanswered,
     dns_capture_truncated,
     dns_malformed,
+    icmp_frag_needed,
     count_,
 };
 inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);
@@ -61,6 +62,9 @@ struct Finding {
     int64_t rtt_ns = -1;
     uint16_t edns_version = 0;
     uint32_t captured_size = 0;    // capture_truncated: bytes the capture holds
+    uint32_t mtu = 0;              // icmp.frag_needed: the MTU the ICMP error reports
+    uint32_t quoted_ip_length = 0; // icmp.frag_needed: IP length of the packet that did not fit
+    IpAddress reporter;            // icmp.frag_needed: who sent the ICMP error
     std::string_view reason;       // malformed: ParseError name; unanswered: "timeout"/"end_of_input"
     uint32_t reason_offset = 0;    // malformed: where in the message parsing stopped
     std::array<uint64_t, 4> frames{};  // evidence: capture frame numbers (query first)

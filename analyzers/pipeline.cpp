@@ -27,6 +27,8 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     dns_capture_truncated += o.dns_capture_truncated;
     dns_short += o.dns_short;
     dns_tcp_segments += o.dns_tcp_segments;
+    icmp_too_big += o.icmp_too_big;
+    icmp_too_big_dns += o.icmp_too_big_dns;
     unmatched_responses += o.unmatched_responses;
     retransmissions += o.retransmissions;
     unanswered += o.unanswered;
@@ -82,6 +84,9 @@ void Pipeline::process_packet(const PacketView& pkt) {
     case Transport::icmp4:
     case Transport::icmp6:
         ++counters_.icmp;
+        if ((d.transport == Transport::icmp4 && d.icmp_type == 3 && d.icmp_code == 4) ||
+            (d.transport == Transport::icmp6 && d.icmp_type == 2))
+            on_icmp_too_big(pkt, d);
         break;
     default:
         ++counters_.other_ip;
@@ -300,6 +305,53 @@ void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
     f.id = q.key.id;
     f.reason = reason;
     add_query_evidence(f, q);
+    emit(f);
+}
+
+void Pipeline::on_icmp_too_big(const PacketView& pkt, const DecodedPacket& d) {
+    ++counters_.icmp_too_big;
+    // The quote is usually cut short of the IP length it announces; decode it as such.
+    decode_ip(d.icmp_quoted, 65535, quoted_);
+    const DecodedPacket& q = quoted_;
+    if (q.ip_version == 0 || (q.transport != Transport::udp && q.transport != Transport::tcp)) return;
+    if (!is_dns_port(q.sport) && !is_dns_port(q.dport)) return;  // counted, not a DNS finding
+    ++counters_.icmp_too_big_dns;
+
+    Finding f;
+    f.code = FindingCode::icmp_frag_needed;
+    f.severity = default_severity(f.code);
+    f.ts_ns = pkt.ts_ns;
+    f.transport = q.transport == Transport::tcp ? MessageTransport::tcp : MessageTransport::udp;
+    f.ip_version = q.ip_version;
+    f.mtu = d.icmp_mtu;
+    f.quoted_ip_length = q.ip_length;
+    f.reporter = d.src;
+    f.add_frame(pkt.frame);
+
+    // The quoted DNS is evidence, never a message of its own: it is parsed only to name the
+    // transaction it belongs to. A server port as source means the quote is a response.
+    bool from_server = is_dns_port(q.sport);
+    dns::MessageView& m = message_;
+    bool have_dns = q.transport == Transport::udp && (m.parse(q.payload), m.header_complete());
+    if (have_dns) from_server = m.header().qr();
+    f.client = from_server ? q.dst : q.src;
+    f.server = from_server ? q.src : q.dst;
+    f.client_port = from_server ? q.dport : q.sport;
+    f.server_port = from_server ? q.sport : q.dport;
+    uint32_t dns_size = q.transport == Transport::udp ? q.payload_wire_len : 0;
+    if (from_server) f.response_size = dns_size; else f.query_size = dns_size;
+    if (have_dns) {
+        f.has_id = true;
+        f.id = m.header().id;
+        uint16_t qclass = 0;
+        f.has_question = m.first_question(f.qname, f.qtype, qclass);
+        TransactionKey key{f.client, f.server, f.client_port, f.server_port, f.id, f.transport};
+        if (const PendingQuery* pq = transactions_.find(key, f.has_question ? &f.qname : nullptr,
+                                                        f.qtype, qclass)) {
+            add_query_evidence(f, *pq);
+            if (!from_server) f.query_size = dns_size;
+        }
+    }
     emit(f);
 }
 

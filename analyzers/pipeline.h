@@ -42,6 +42,8 @@ struct PipelineCounters {
     uint64_t dns_matched = 0, dns_malformed = 0, dns_capture_truncated = 0;
     uint64_t dns_short = 0;               // DNS-port payloads too short for a header
     uint64_t dns_tcp_segments = 0;        // TCP segments on DNS ports (stream reassembly: later)
+    uint64_t icmp_too_big = 0;            // ICMPv4 frag-needed and ICMPv6 packet-too-big
+    uint64_t icmp_too_big_dns = 0;        // ... quoting a DNS packet (icmp.frag_needed)
     uint64_t unmatched_responses = 0;
     uint64_t retransmissions = 0;
     uint64_t unanswered = 0;
@@ -80,6 +82,7 @@ private:
     void on_query(const MessageContext& ctx);
     void on_response(const MessageContext& ctx);
     void on_unanswered(const PendingQuery& q, std::string_view reason);
+    void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void emit(Finding& f);
     Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query) const;
     void add_query_evidence(Finding& f, const PendingQuery& q) const;
@@ -91,6 +94,7 @@ private:
     PipelineCounters counters_;
     TransactionTable transactions_;
     DecodedPacket decoded_;
+    DecodedPacket quoted_;  // the packet an ICMP error quotes
     dns::MessageView message_;
     uint64_t now_ns_ = 0;
 };

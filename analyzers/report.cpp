@@ -86,6 +86,12 @@ std::string describe_finding(const Finding& f) {
         s += "malformed: " + std::string(f.reason);
         if (f.reason_offset) s += " at offset " + std::to_string(f.reason_offset);
         break;
+    case FindingCode::icmp_frag_needed:
+        s = format_timestamp(f.ts_ns) + " " + f.reporter.to_string() + " reports MTU " +
+            std::to_string(f.mtu) + " for a " + std::to_string(f.quoted_ip_length) + " B IP packet of " +
+            endpoint(f.server, f.server_port) + " <-> " + endpoint(f.client, f.client_port) +
+            (f.has_id ? " id " + std::to_string(f.id) : std::string{}) + " " + question(f);
+        break;
     case FindingCode::count_:
         break;
     }
@@ -119,7 +125,8 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
                  u(c.dns_malformed), u(c.dns_capture_truncated), u(c.dns_tcp_segments));
     if (c.pending_evicted)
         std::fprintf(out, "  pending-query table full: %llu queries evicted\n", u(c.pending_evicted));
-    std::fprintf(out, "  IP fragments seen %llu\n", u(c.ip_fragments));
+    std::fprintf(out, "  IP fragments seen %llu   ICMP too-big %llu (quoting DNS %llu)\n", u(c.ip_fragments),
+                 u(c.icmp_too_big), u(c.icmp_too_big_dns));
 
     std::fprintf(out, "\nFindings\n");
     bool any = false;

@@ -56,6 +56,8 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("tcp", c.tcp);
     num("icmp", c.icmp);
     num("udp_length_mismatch", c.udp_length_mismatch);
+    num("icmp_too_big", c.icmp_too_big);
+    num("icmp_too_big_dns", c.icmp_too_big_dns);
     w.EndObject();
 
     w.Key("dns");

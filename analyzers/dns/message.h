@@ -84,6 +84,18 @@ struct Name {
 // `end` receives the offset just after the name's in-place bytes.
 ParseError decode_name(Bytes msg, size_t offset, Name& out, size_t* end = nullptr) noexcept;
 
+// The walk behind decode_name, for callers that also want where an error sits or that only need
+// to validate. The in-place bytes of the name (before its first pointer) must end at or before
+// `limit` (the end of the message, or of the RDATA holding the name); pointer targets may be
+// anywhere earlier in `msg`. `out` may be null to validate without copying.
+struct NameScan {
+    ParseError error = ParseError::none;
+    size_t end = 0;           // offset just after the in-place bytes (valid when error == none)
+    size_t error_offset = 0;  // the byte that made the name invalid
+};
+inline constexpr unsigned max_compression_hops = 126;  // more pointers than labels a name can hold
+NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept;
+
 struct Question {
     uint16_t name_offset = 0;
     uint16_t qtype = 0, qclass = 0;
@@ -127,10 +139,13 @@ public:
     EdnsOptionIterator(Bytes msg, const Edns& e) noexcept;
     bool next(EdnsOption& out) noexcept;  // false at the end or on error
     bool error() const noexcept { return error_; }
+    // Where, within the OPT RDATA, the option that ran past the end starts (valid after error()).
+    size_t error_offset() const noexcept { return error_offset_; }
 
 private:
     WireReader r_;
     bool error_ = false;
+    size_t error_offset_ = 0;
 };
 
 // Typed rdata views (DNSSEC and SOA) for later analysis. Each returns nullopt when the rdata is
@@ -179,7 +194,11 @@ public:
     bool has_rrsig() const noexcept { return has_rrsig_; }
 
     // Typed rdata access.
-    Bytes rdata(const Record& rr) const noexcept { return wire_.subspan(rr.rdata_offset, rr.rdlength); }
+    // Empty (never out of bounds) for a record that does not fit this view's wire bytes.
+    Bytes rdata(const Record& rr) const noexcept {
+        if (rr.rdata_offset > wire_.size() || rr.rdlength > wire_.size() - rr.rdata_offset) return {};
+        return wire_.subspan(rr.rdata_offset, rr.rdlength);
+    }
     std::optional<DnskeyView> dnskey(const Record& rr) const noexcept;
     std::optional<RrsigView> rrsig(const Record& rr) const noexcept;
     std::optional<DsView> ds(const Record& rr) const noexcept;
@@ -189,6 +208,12 @@ public:
     std::optional<SoaView> soa(const Record& rr) const noexcept;
 
 private:
+    void fail(ParseError e, size_t offset) noexcept;
+    bool parse_question(WireReader& r) noexcept;
+    bool parse_record(WireReader& r, Section s) noexcept;
+    void parse_opt(const Record& rr, size_t record_offset) noexcept;
+    void check_rdata_names(const Record& rr) noexcept;
+
     Bytes wire_;
     Header header_;
     ParseError error_ = ParseError::none;
@@ -198,6 +223,7 @@ private:
     size_t n_questions_ = 0;
     size_t n_records_ = 0;
     size_t records_seen_ = 0;
+    std::array<uint16_t, 4> seen_in_{};  // per Section, including records not stored
     std::array<Question, max_questions> questions_{};
     std::array<Record, max_records> records_{};
 };

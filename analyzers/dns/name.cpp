@@ -1,1 +1,189 @@
-// (being written)
+// DNS name decompression and presentation.
+//
+// Decompression has three independent guards, so that no single mistake in one of them can turn
+// hostile bytes into an endless walk or an overrun:
+//   1. every pointer must point strictly backwards: before the pointer itself and before the
+//      start of the run of labels it ends (the name's first byte, or the previous pointer's
+//      target), so positions visited strictly decrease from hop to hop;
+//   2. the decoded name is at most 255 bytes;
+//   3. at most max_compression_hops pointers are followed.
+// Guard 1 alone already rules out loops; 2 and 3 bound the work even if 1 were ever weakened,
+// and 3 also bounds chains of pointers to pointers that add no bytes to the name.
+#include <algorithm>
+
+#include "analyzers/dns/message.h"
+
+namespace frag53::dns {
+namespace {
+
+constexpr size_t header_size = 12;
+constexpr size_t max_name_length = 255;
+
+constexpr uint8_t ascii_lower(uint8_t c) noexcept {
+    // Length octets (0..63) sit below 'A', so lowering a whole wire-form name leaves them alone.
+    return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + ('a' - 'A')) : c;
+}
+
+// The bytes a pointer chain has already walked, kept only to tell a loop (a target inside bytes
+// this name already used) from a plain forward pointer when guard 1 rejects a pointer.
+// Left uninitialised on purpose: only the first n entries are ever read, and zeroing 0.5 KiB per
+// name would cost more than the walk itself.
+struct Visited {
+    std::array<uint16_t, max_compression_hops + 1> begin;
+    std::array<uint16_t, max_compression_hops + 1> end;
+    unsigned n = 0;
+
+    bool contains(size_t pos) const noexcept {
+        for (unsigned i = 0; i < n; ++i)
+            if (pos >= begin[i] && pos < end[i]) return true;
+        return false;
+    }
+};
+
+}  // namespace
+
+NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept {
+    NameScan res;
+    if (out) out->length = 0;
+    limit = std::min(limit, msg.size());
+
+    WireReader r(msg.first(limit), std::min(offset, limit));
+    size_t segment_start = offset;  // start of the label run being read (guard 1)
+    size_t length = 0;              // decoded wire length so far, root label included at the end
+    unsigned hops = 0;
+    Visited visited;
+    bool jumped = false;
+
+    auto fail = [&](ParseError e, size_t at) noexcept {
+        res.error = e;
+        res.error_offset = at;
+        if (out) out->length = 0;
+        return res;
+    };
+
+    for (;;) {
+        const size_t at = r.pos();
+        if (offset > limit || r.remaining() == 0) return fail(ParseError::name_past_end, at);
+        const uint8_t len = r.u8();
+        switch (len & 0xC0) {
+        case 0x00:
+            break;
+        case 0xC0: {
+            const uint8_t low = r.u8();
+            if (!r.ok()) return fail(ParseError::name_past_end, at);
+            const size_t target = static_cast<size_t>((len & 0x3F) << 8 | low);
+            if (!jumped) {
+                res.end = r.pos();
+                jumped = true;
+            }
+            if (visited.n < visited.begin.size()) {
+                visited.begin[visited.n] = static_cast<uint16_t>(segment_start);
+                visited.end[visited.n] = static_cast<uint16_t>(r.pos());
+                ++visited.n;
+            }
+            // Most specific first: a target inside bytes this name already used is a loop, even
+            // when it is also "not backwards"; a target outside the message (or in the header,
+            // where no name can start) is out of range; anything else not strictly backwards is
+            // a forward pointer.
+            if (target >= segment_start || target >= at) {
+                if (visited.contains(target)) return fail(ParseError::compression_loop, at);
+                if (target >= msg.size()) return fail(ParseError::pointer_out_of_range, at);
+                return fail(ParseError::pointer_forward, at);
+            }
+            if (target < header_size) return fail(ParseError::pointer_out_of_range, at);
+            if (++hops > max_compression_hops) return fail(ParseError::compression_loop, at);
+            // After the first hop the labels may run anywhere up to the end of the message.
+            r = WireReader(msg, target);
+            segment_start = target;
+            continue;
+        }
+        default:  // 0x40 (extended labels, never deployed) and 0x80 (reserved)
+            return fail(ParseError::bad_label_type, at);
+        }
+
+        if (len > r.remaining()) return fail(ParseError::name_past_end, at);
+        length += 1u + len;
+        if (length > max_name_length) return fail(ParseError::name_too_long, at);
+        if (out) {
+            out->wire[length - 1 - len] = len;
+            const Bytes label = r.bytes(len);
+            for (size_t i = 0; i < len; ++i)
+                out->wire[length - len + i] = static_cast<uint8_t>(label[i]);
+        } else {
+            r.skip(len);
+        }
+        if (len == 0) {
+            if (!jumped) res.end = r.pos();
+            if (out) out->length = static_cast<uint8_t>(length);
+            return res;
+        }
+    }
+}
+
+ParseError decode_name(Bytes msg, size_t offset, Name& out, size_t* end) noexcept {
+    const NameScan s = scan_name(msg, offset, msg.size(), &out);
+    if (end && s.error == ParseError::none) *end = s.end;
+    return s.error;
+}
+
+std::string Name::to_string() const {
+    std::string s;
+    if (length == 0) return s;
+    if (length == 1) return ".";
+    s.reserve(length + 8);
+    size_t i = 0;
+    while (i < length && wire[i] != 0) {
+        const size_t n = wire[i++];
+        for (size_t j = 0; j < n && i < length; ++j, ++i) {
+            const uint8_t c = wire[i];
+            switch (c) {
+            // The characters that are special in master files get a backslash, as dig prints.
+            case '.': case '\\': case '"': case '(': case ')': case ';': case '@': case '$':
+                s += '\\';
+                s += static_cast<char>(c);
+                break;
+            default:
+                if (c > 0x20 && c < 0x7F) {
+                    s += static_cast<char>(c);
+                } else {
+                    s += '\\';
+                    s += static_cast<char>('0' + c / 100);
+                    s += static_cast<char>('0' + c / 10 % 10);
+                    s += static_cast<char>('0' + c % 10);
+                }
+            }
+        }
+        s += '.';
+    }
+    return s;
+}
+
+void Name::to_lower() noexcept {
+    for (size_t i = 0; i < length; ++i) wire[i] = ascii_lower(wire[i]);
+}
+
+bool Name::equals_ignore_case(const Name& o) const noexcept {
+    if (length != o.length) return false;
+    for (size_t i = 0; i < length; ++i)
+        if (ascii_lower(wire[i]) != ascii_lower(o.wire[i])) return false;
+    return true;
+}
+
+// Labels other than the root: "www.example.com." has 3, "." has 0 (as the RRSIG Labels field).
+uint8_t Name::label_count() const noexcept {
+    uint8_t n = 0;
+    for (size_t i = 0; i < length && wire[i] != 0; i += 1u + wire[i]) ++n;
+    return n;
+}
+
+uint64_t Name::hash_ignore_case() const noexcept {
+    // FNV-1a: names are short, and this keeps the hash stable across builds and platforms.
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < length; ++i) {
+        h ^= ascii_lower(wire[i]);
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+}  // namespace frag53::dns

@@ -222,6 +222,35 @@ TEST_F(PipelineTest, NonDnsPortsAreIgnored) {
     EXPECT_EQ(pipeline_.counters().udp, 1u);
 }
 
+TEST_F(PipelineTest, IcmpFragNeededQuotingDnsResponseIsTiedToItsQuery) {
+    query(edns_query(20, "big.example", 48), 1 * sec);
+    auto resp = udp4_frame(server_ip, client_ip, 53, 40000, answer(20, "big.example", 48, 1400, true));
+    constexpr uint32_t router = 0xC6120101;  // 198.18.1.1
+    feed(testing::icmp4_frag_needed_frame(router, server_ip, 1280, resp, 20 + 8 + 60), 1 * sec + 1000);
+    ASSERT_EQ(sink_.count(FindingCode::icmp_frag_needed), 1u);
+    const Finding* f = sink_.first(FindingCode::icmp_frag_needed);
+    EXPECT_EQ(f->mtu, 1280u);
+    EXPECT_EQ(f->quoted_ip_length, resp.size() - 14);
+    EXPECT_EQ(f->id, 20);
+    EXPECT_EQ(f->qname.to_string(), "big.example.");
+    EXPECT_EQ(f->client_port, 40000);
+    EXPECT_EQ(f->response_size, resp.size() - 14 - 28);
+    ASSERT_EQ(f->frame_count, 2);
+    EXPECT_EQ(f->frames[0], 1u);  // the query it answers
+    // The quoted DNS is not a message of its own.
+    EXPECT_EQ(pipeline_.counters().dns_messages, 1u);
+    EXPECT_EQ(pipeline_.counters().dns_responses, 0u);
+}
+
+TEST_F(PipelineTest, IcmpFragNeededQuotingOtherTrafficIsCountedOnly) {
+    auto other = udp4_frame(server_ip, client_ip, 443, 40000, std::vector<uint8_t>(1400, 0xAB));
+    feed(testing::icmp4_frag_needed_frame(0xC6120101, server_ip, 1280, other, 64), 1 * sec);
+    EXPECT_EQ(sink_.count(FindingCode::icmp_frag_needed), 0u);
+    EXPECT_EQ(pipeline_.counters().icmp_too_big, 1u);
+    EXPECT_EQ(pipeline_.counters().icmp_too_big_dns, 0u);
+    EXPECT_EQ(pipeline_.counters().dns_messages, 0u);
+}
+
 TEST(PipelineConfigTest, ConfiguredPortsAndEvictionUnderCap) {
     PipelineConfig cfg;
     cfg.dns_ports = {5353};

@@ -1,6 +1,7 @@
 // Builders for DNS messages and Ethernet/IP/UDP frames used by the analyzer tests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -94,6 +95,24 @@ inline std::vector<uint8_t> udp4_frame(uint32_t src, uint32_t dst, uint16_t spor
     u16(static_cast<uint16_t>(8 + payload.size()));
     u16(0);
     f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
+// ICMPv4 fragmentation-needed from `router` to `dst` quoting the first `quote_len` bytes of the
+// IP packet inside `quoted_frame` (an Ethernet frame as udp4_frame builds).
+inline std::vector<uint8_t> icmp4_frag_needed_frame(uint32_t router, uint32_t dst, uint16_t mtu,
+                                                    const std::vector<uint8_t>& quoted_frame, size_t quote_len) {
+    std::vector<uint8_t> icmp = {3, 4, 0, 0, 0, 0, static_cast<uint8_t>(mtu >> 8), static_cast<uint8_t>(mtu)};
+    size_t n = std::min(quote_len, quoted_frame.size() - 14);
+    icmp.insert(icmp.end(), quoted_frame.begin() + 14, quoted_frame.begin() + 14 + static_cast<long>(n));
+    // Reuse the UDP builder's IPv4 header, then patch protocol and drop the UDP header.
+    std::vector<uint8_t> f = udp4_frame(router, dst, 0, 0, {});
+    f.resize(14 + 20);
+    f[14 + 9] = 1;
+    uint16_t total = static_cast<uint16_t>(20 + icmp.size());
+    f[14 + 2] = static_cast<uint8_t>(total >> 8);
+    f[14 + 3] = static_cast<uint8_t>(total);
+    f.insert(f.end(), icmp.begin(), icmp.end());
     return f;
 }
 

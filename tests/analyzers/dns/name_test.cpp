@@ -1,1 +1,236 @@
-// (being written)
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analyzers/dns/message.h"
+
+namespace frag53::dns {
+namespace {
+
+// The few builder steps name tests need (message_test.cpp has the full message builder).
+class WireBuilder {
+public:
+    WireBuilder& u8(uint8_t v) {
+        b_.push_back(v);
+        return *this;
+    }
+    WireBuilder& u16(uint16_t v) { return u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v)); }
+    WireBuilder& raw(std::initializer_list<uint8_t> v) {
+        b_.insert(b_.end(), v.begin(), v.end());
+        return *this;
+    }
+    WireBuilder& header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
+                        uint16_t ar) {
+        return u16(id).u16(flags).u16(qd).u16(an).u16(ns).u16(ar);
+    }
+    WireBuilder& labels(std::string_view dotted) {
+        while (!dotted.empty()) {
+            const size_t dot = dotted.find('.');
+            const std::string_view label = dotted.substr(0, dot);
+            u8(static_cast<uint8_t>(label.size()));
+            for (char c : label) u8(static_cast<uint8_t>(c));
+            dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
+        }
+        return *this;
+    }
+    WireBuilder& name(std::string_view dotted) { return labels(dotted).u8(0); }
+    WireBuilder& ptr(uint16_t target) { return u16(static_cast<uint16_t>(0xC000 | target)); }
+    size_t size() const { return b_.size(); }
+    Bytes bytes() const { return as_bytes(b_.data(), b_.size()); }
+
+private:
+    std::vector<uint8_t> b_;
+};
+
+// A message whose byte 12 onwards is what the test writes (header contents do not matter to
+// decode_name, only that names cannot start or be pointed at inside it).
+WireBuilder message() {
+    WireBuilder b;
+    b.header(0, 0, 0, 0, 0, 0);
+    return b;
+}
+
+Name decoded(const WireBuilder& b, size_t offset) {
+    Name n;
+    EXPECT_EQ(decode_name(b.bytes(), offset, n), ParseError::none);
+    return n;
+}
+
+TEST(DecodeName, PlainName) {
+    WireBuilder b = message();
+    b.name("www.Example.com");
+    Name n;
+    size_t end = 0;
+    ASSERT_EQ(decode_name(b.bytes(), 12, n, &end), ParseError::none);
+    EXPECT_EQ(end, b.size());
+    EXPECT_EQ(n.length, 17);
+    EXPECT_EQ(n.to_string(), "www.Example.com.");
+    EXPECT_EQ(n.label_count(), 3);
+}
+
+TEST(DecodeName, CompressedNameEndsAfterFirstPointer) {
+    WireBuilder b = message();
+    b.name("example.com");   // 12..24
+    b.labels("mail").ptr(12);  // 25..31
+    b.labels("a").ptr(25);     // 32..35: two hops
+    Name n;
+    size_t end = 0;
+    ASSERT_EQ(decode_name(b.bytes(), 32, n, &end), ParseError::none);
+    EXPECT_EQ(end, 36u);
+    EXPECT_EQ(n.to_string(), "a.mail.example.com.");
+    EXPECT_EQ(n.label_count(), 4);
+}
+
+TEST(DecodeName, Root) {
+    WireBuilder b = message();
+    b.u8(0);
+    Name n = decoded(b, 12);
+    EXPECT_EQ(n.length, 1);
+    EXPECT_EQ(n.to_string(), ".");
+    EXPECT_EQ(n.label_count(), 0);
+}
+
+TEST(DecodeName, SelfPointer) {
+    WireBuilder b = message();
+    b.ptr(12);
+    Name n;
+    EXPECT_EQ(decode_name(b.bytes(), 12, n), ParseError::compression_loop);
+    EXPECT_EQ(n.length, 0);  // nothing half-decoded is left behind
+}
+
+TEST(DecodeName, PointerToItsOwnLabels) {
+    WireBuilder b = message();
+    b.labels("loop").ptr(12);  // the pointer sends the walk back to the start of this name
+    EXPECT_EQ(scan_name(b.bytes(), 12, b.size(), nullptr).error, ParseError::compression_loop);
+}
+
+TEST(DecodeName, TwoPointerLoop) {
+    WireBuilder b = message();
+    b.ptr(14);  // 12 -> 14 (forward as seen from 12, but reached from 14 it closes a loop)
+    b.ptr(12);  // 14 -> 12
+    const NameScan s = scan_name(b.bytes(), 14, b.size(), nullptr);
+    EXPECT_EQ(s.error, ParseError::compression_loop);
+    EXPECT_EQ(s.error_offset, 12u);
+    // Started from 12 the first pointer already goes forward.
+    EXPECT_EQ(scan_name(b.bytes(), 12, b.size(), nullptr).error, ParseError::pointer_forward);
+}
+
+TEST(DecodeName, PointerMustBeBeforeTheLabelsItEnds) {
+    // "b" at 20 points back to 12 ("a" + pointer to 17): legal so far; but 17 lies after the
+    // start of the run at 12 that points there, so that pointer is not strictly backwards.
+    WireBuilder b = message();
+    b.labels("a").ptr(17);  // 12..15
+    b.u8(0);               // 16
+    b.name("x");            // 17..19
+    b.labels("b").ptr(12);  // 20..23
+    EXPECT_EQ(scan_name(b.bytes(), 20, b.size(), nullptr).error, ParseError::pointer_forward);
+}
+
+TEST(DecodeName, PointerOutOfRangeAndIntoHeader) {
+    WireBuilder b = message();
+    b.name("ok");
+    b.ptr(0x3FFF);
+    b.ptr(11);
+    b.ptr(0);
+    EXPECT_EQ(scan_name(b.bytes(), 16, b.size(), nullptr).error, ParseError::pointer_out_of_range);
+    EXPECT_EQ(scan_name(b.bytes(), 18, b.size(), nullptr).error, ParseError::pointer_out_of_range);
+    EXPECT_EQ(scan_name(b.bytes(), 20, b.size(), nullptr).error, ParseError::pointer_out_of_range);
+    EXPECT_EQ(decoded(b, 12).to_string(), "ok.");
+}
+
+TEST(DecodeName, ReservedLabelTypes) {
+    for (uint8_t lead : {uint8_t{0x41}, uint8_t{0x81}, uint8_t{0xBF}}) {
+        WireBuilder b = message();
+        b.u8(lead).raw({'a', 0});
+        const NameScan s = scan_name(b.bytes(), 12, b.size(), nullptr);
+        EXPECT_EQ(s.error, ParseError::bad_label_type) << int{lead};
+        EXPECT_EQ(s.error_offset, 12u);
+    }
+}
+
+TEST(DecodeName, HopLimit) {
+    // Root at 12, then pointers each pointing to the one before: every hop strictly backwards,
+    // no bytes added, so only the hop limit stops a long chain.
+    WireBuilder b = message();
+    b.u8(0);
+    for (unsigned i = 0; i < max_compression_hops + 1; ++i)
+        b.ptr(static_cast<uint16_t>(i == 0 ? 12 : 13 + 2 * (i - 1)));
+    const size_t at_limit = 13 + 2 * (max_compression_hops - 1);  // needs exactly the limit
+    const size_t past_limit = at_limit + 2;
+    Name n;
+    EXPECT_EQ(decode_name(b.bytes(), at_limit, n), ParseError::none);
+    EXPECT_EQ(n.to_string(), ".");
+    EXPECT_EQ(decode_name(b.bytes(), past_limit, n), ParseError::compression_loop);
+}
+
+TEST(DecodeName, LengthLimit) {
+    const std::string l63(63, 'x');
+    WireBuilder b = message();
+    b.labels(l63 + "." + l63 + "." + l63 + "." + std::string(61, 'y')).u8(0);  // 255 bytes
+    Name n = decoded(b, 12);
+    EXPECT_EQ(n.length, 255);
+    // Reaching 256 through compression is caught as well: "z" + the 255-byte name.
+    b.labels("z").ptr(12);
+    const NameScan s = scan_name(b.bytes(), 12 + 255, b.size(), nullptr);
+    EXPECT_EQ(s.error, ParseError::name_too_long);
+}
+
+TEST(DecodeName, PastEnd) {
+    WireBuilder b = message();
+    b.u8(5).raw({'a', 'b'});
+    EXPECT_EQ(scan_name(b.bytes(), 12, b.size(), nullptr).error, ParseError::name_past_end);
+    WireBuilder half = message();
+    half.u8(0xC0);  // pointer missing its second byte
+    EXPECT_EQ(scan_name(half.bytes(), 12, half.size(), nullptr).error, ParseError::name_past_end);
+    EXPECT_EQ(scan_name(half.bytes(), 99, half.size(), nullptr).error, ParseError::name_past_end);
+}
+
+TEST(DecodeName, LimitBoundsInPlaceBytesOnly) {
+    WireBuilder b = message();
+    b.name("example.com");  // 12..24
+    b.labels("ns").ptr(12); // 25..29
+    // The in-place bytes end at 30: a limit of 30 is enough even though the target lies earlier.
+    EXPECT_EQ(scan_name(b.bytes(), 25, 30, nullptr).error, ParseError::none);
+    EXPECT_EQ(scan_name(b.bytes(), 25, 29, nullptr).error, ParseError::name_past_end);
+}
+
+TEST(Name, PresentationEscapes) {
+    WireBuilder b = message();
+    b.u8(5).raw({'a', '.', 'b', '\\', ' '}).u8(4).raw({0x00, 0xFF, '"', ';'}).u8(0);
+    EXPECT_EQ(decoded(b, 12).to_string(), "a\\.b\\\\\\032.\\000\\255\\\"\\;.");
+    EXPECT_EQ(Name{}.to_string(), "");  // not decoded
+}
+
+TEST(Name, CaseInsensitiveComparisonAndHash) {
+    WireBuilder b = message();
+    b.name("WWW.Example.COM");  // 12
+    b.name("www.example.com");  // 29
+    b.name("www.example.org");  // 46
+    Name upper = decoded(b, 12), lower = decoded(b, 29), other = decoded(b, 46);
+    EXPECT_TRUE(upper.equals_ignore_case(lower));
+    EXPECT_FALSE(upper.equals_ignore_case(other));
+    EXPECT_EQ(upper.hash_ignore_case(), lower.hash_ignore_case());
+    EXPECT_NE(lower.hash_ignore_case(), other.hash_ignore_case());
+    upper.to_lower();
+    EXPECT_EQ(upper.to_string(), "www.example.com.");
+    EXPECT_EQ(upper.wire, lower.wire);
+}
+
+TEST(Name, CaseFoldingLeavesOtherBytesAlone) {
+    // '[' and '@' sit just outside A..Z, and '{' and '`' are them with bit 0x20 set: folding by
+    // OR-ing 0x20 would wrongly make these names equal.
+    WireBuilder b = message();
+    b.labels("[@z").u8(0);
+    Name n = decoded(b, 12);
+    n.to_lower();
+    EXPECT_EQ(n.to_string(), "[\\@z.");
+    WireBuilder c = message();
+    c.labels("{`z").u8(0);
+    EXPECT_FALSE(n.equals_ignore_case(decoded(c, 12)));
+}
+
+}  // namespace
+}  // namespace frag53::dns
