@@ -45,12 +45,17 @@ struct DecodedPacket {
     bool has_frag_header = false;  // IPv6 fragment header present (atomic ones too)
     uint16_t frag_offset = 0;    // in bytes
     uint32_t frag_id = 0;
+    // IPv6: the fragment header's next header (first header of the fragmentable part), which
+    // reassembly writes back into the last unfragmentable header.
+    uint8_t frag_next_header = 0;
     Bytes ip_header;      // IPv4 header with options; IPv6 fixed header + extension headers up to
                           // (not including) the fragment header / upper layer
     Bytes l3_payload;     // bytes after all IP headers as captured (fragment data if a fragment)
     uint32_t l3_payload_wire_len = 0;  // the same per the IP header (may exceed l3_payload)
 
-    // Transport (only for unfragmented packets or first fragments that hold the header).
+    // Transport (only for unfragmented packets or first fragments that hold the header; a
+    // non-first fragment or a first fragment too short for the header keeps Transport::none and
+    // leaves the protocol in ip_proto).
     uint16_t sport = 0, dport = 0;
     uint16_t udp_length = 0;           // UDP length field
     bool udp_length_mismatch = false;  // UDP length disagrees with the IP payload length
@@ -64,7 +69,9 @@ struct DecodedPacket {
     Bytes payload;                  // transport payload as captured
     uint32_t payload_wire_len = 0;  // the same per the headers (UDP length / IP length)
 
-    // The frame was cut by the snap length before the end of what the headers announce.
+    // The frame was cut by the snap length before the end of what the headers announce: the
+    // capture holds fewer bytes than the IP / UDP lengths say, or a header is cut and the
+    // packet's wire length exceeds what was captured.
     bool snap_truncated = false;
 };
 
@@ -73,7 +80,8 @@ void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept;
 
 // Decodes a bare IP datagram (IPv4 or IPv6 chosen by the version nibble): used for raw-IP links,
 // for reassembled datagrams and for packets quoted inside ICMP errors. `wire_len` is the length
-// the bytes had on the wire (>= data.size()) so snap-length truncation is detected.
+// the bytes had on the wire (>= data.size()) so snap-length truncation is detected. A packet
+// quoted in an ICMP error is normally cut short: pass data.size() and expect snap_truncated.
 void decode_ip(Bytes data, uint32_t wire_len, DecodedPacket& out) noexcept;
 
 }  // namespace frag53

@@ -93,7 +93,8 @@ struct NameScan {
     size_t end = 0;           // offset just after the in-place bytes (valid when error == none)
     size_t error_offset = 0;  // the byte that made the name invalid
 };
-inline constexpr unsigned max_compression_hops = 126;  // more pointers than labels a name can hold
+// Encoders use one pointer per name; a chain this long has no use but to burn time.
+inline constexpr unsigned max_compression_hops = 126;
 NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept;
 
 struct Question {
