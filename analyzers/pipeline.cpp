@@ -97,6 +97,16 @@ void Pipeline::process_packet(const PacketView& pkt) {
 void Pipeline::on_udp(const PacketView& pkt, const DecodedPacket& d) {
     if (d.udp_length_mismatch) ++counters_.udp_length_mismatch;
     if (!is_dns_port(d.sport) && !is_dns_port(d.dport)) return;
+    if (d.udp_length_mismatch && (d.udp_length < 8 || d.udp_length > d.l3_payload_wire_len)) {
+        // Receivers drop a datagram whose UDP length runs past the IP payload (or is shorter
+        // than the UDP header): it never reaches the DNS software, so it is no DNS message.
+        ++counters_.dns_malformed;
+        MessageContext ctx{&pkt, &d, MessageTransport::udp, d.payload_wire_len, false};
+        Finding f = message_finding(FindingCode::dns_malformed, ctx, is_dns_port(d.dport), false);
+        f.reason = "udp_length";
+        emit(f);
+        return;
+    }
     MessageContext ctx{&pkt, &d, MessageTransport::udp, d.payload_wire_len,
                        d.snap_truncated || d.payload.size() < d.payload_wire_len};
     if (ctx.wire_size < d.payload.size()) ctx.wire_size = static_cast<uint32_t>(d.payload.size());
@@ -109,8 +119,7 @@ void Pipeline::on_dns_message(const MessageContext& ctx, Bytes payload) {
         ++counters_.dns_short;
         if (ctx.cut) return;  // the capture kept too little to say anything
         ++counters_.dns_malformed;
-        Finding f = message_finding(FindingCode::dns_malformed, ctx, is_dns_port(ctx.dec->dport));
-        f.has_id = false;
+        Finding f = message_finding(FindingCode::dns_malformed, ctx, is_dns_port(ctx.dec->dport), false);
         f.reason = dns::to_string(err);
         emit(f);
         return;
@@ -144,7 +153,8 @@ void Pipeline::on_dns_message(const MessageContext& ctx, Bytes payload) {
     if (h.qr()) on_response(ctx); else on_query(ctx);
 }
 
-Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, bool is_query) const {
+Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, bool is_query,
+                                  bool with_message) const {
     const DecodedPacket& d = *ctx.dec;
     Finding f;
     f.code = code;
@@ -156,7 +166,7 @@ Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, b
     f.server = is_query ? d.dst : d.src;
     f.client_port = is_query ? d.sport : d.dport;
     f.server_port = is_query ? d.dport : d.sport;
-    if (message_.header_complete()) {
+    if (with_message && message_.header_complete()) {
         f.has_id = true;
         f.id = message_.header().id;
         uint16_t qclass = 0;

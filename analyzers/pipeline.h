@@ -84,7 +84,9 @@ private:
     void on_unanswered(const PendingQuery& q, std::string_view reason);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void emit(Finding& f);
-    Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query) const;
+    // A finding about the message in flight; with_message=false when message_ does not hold it.
+    Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query,
+                            bool with_message = true) const;
     void add_query_evidence(Finding& f, const PendingQuery& q) const;
     bool is_dns_port(uint16_t p) const noexcept { return dns_ports_.test(p); }
 

@@ -216,6 +216,21 @@ TEST_F(PipelineTest, ShortPayloadOnDnsPortIsMalformedNotAMessage) {
     EXPECT_EQ(sink_.first(FindingCode::dns_malformed)->reason, "short_header");
 }
 
+TEST_F(PipelineTest, UdpLengthPastIpPayloadIsDroppedAsReceiversDo) {
+    query(edns_query(21, "u.example", 1), 1 * sec);
+    auto frame = udp4_frame(server_ip, client_ip, 53, 40000, answer(21, "u.example", 1, 10, true));
+    uint16_t udp_len = static_cast<uint16_t>((frame[14 + 24] << 8 | frame[14 + 25]) + 16);
+    frame[14 + 24] = static_cast<uint8_t>(udp_len >> 8);
+    frame[14 + 25] = static_cast<uint8_t>(udp_len);
+    feed(frame, 1 * sec + 1000);
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::dns_malformed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_malformed)->reason, "udp_length");
+    EXPECT_FALSE(sink_.first(FindingCode::dns_malformed)->has_question);
+    EXPECT_EQ(pipeline_.counters().dns_responses, 0u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_unanswered), 1u);
+}
+
 TEST_F(PipelineTest, NonDnsPortsAreIgnored) {
     feed(udp4_frame(client_ip, server_ip, 40000, 5353, plain_query(1, "x.local", 1)), 1 * sec);
     EXPECT_EQ(pipeline_.counters().dns_messages, 0u);
