@@ -32,6 +32,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     unmatched_responses += o.unmatched_responses;
     retransmissions += o.retransmissions;
     unanswered += o.unanswered;
+    time_jumps += o.time_jumps;
     pending_evicted += o.pending_evicted;
     rtt_count += o.rtt_count;
     rtt_total_ns += o.rtt_total_ns;
@@ -53,7 +54,15 @@ void Pipeline::process_packet(const PacketView& pkt) {
     ++counters_.packets;
     counters_.bytes += pkt.data.size();
     if (pkt.wire_len > pkt.data.size()) ++counters_.capture_truncated_frames;
-    if (pkt.ts_ns > now_ns_) now_ns_ = pkt.ts_ns;
+    if (pkt.ts_ns > now_ns_) {
+        now_ns_ = pkt.ts_ns;
+    } else if (pkt.ts_ns + config_.query_timeout_ns < now_ns_) {
+        // Time jumped back by more than a timeout: another capture (several files that are not
+        // one continuous recording). What is pending belongs to a timeline that has ended.
+        ++counters_.time_jumps;
+        transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
+        now_ns_ = pkt.ts_ns;
+    }
 
     // Timeouts run on packet time: replaying a capture gives the same answer every time.
     transactions_.expire(now_ns_, config_.query_timeout_ns,

@@ -47,6 +47,7 @@ struct PipelineCounters {
     uint64_t unmatched_responses = 0;
     uint64_t retransmissions = 0;
     uint64_t unanswered = 0;
+    uint64_t time_jumps = 0;              // packet time went back by more than a timeout
     uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
     uint64_t rtt_count = 0, rtt_total_ns = 0, rtt_max_ns = 0;
     std::array<uint64_t, response_size_bounds.size() + 1> response_sizes{};

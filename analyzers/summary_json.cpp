@@ -24,6 +24,7 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("packets", c.packets);
     num("bytes", c.bytes);
     num("capture_truncated_frames", c.capture_truncated_frames);
+    num("time_jumps_back", c.time_jumps);
     w.Key("files");
     w.StartArray();
     for (const auto& f : run.inputs) w.String(f.c_str());

@@ -175,6 +175,19 @@ TEST_F(PipelineTest, UnansweredByPacketTimeAndAtEndOfInput) {
     EXPECT_EQ(sink_.findings.back().qname.to_string(), "late.example.");
 }
 
+TEST_F(PipelineTest, TimeGoingBackEndsTheOldTimelineInsteadOfExpiringTheNewOne) {
+    // A second capture file recorded earlier than the first: its queries must still match.
+    query(edns_query(30, "old.example", 1), 1000 * sec, 40001);
+    query(edns_query(31, "new.example", 1), 10 * sec, 40002);
+    response(answer(31, "new.example", 1, 10, true), 10 * sec + 1000, 40002);
+    pipeline_.finish();
+    EXPECT_EQ(pipeline_.counters().time_jumps, 1u);
+    EXPECT_EQ(pipeline_.counters().dns_matched, 1u);
+    ASSERT_EQ(sink_.count(FindingCode::dns_unanswered), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_unanswered)->qname.to_string(), "old.example.");
+    EXPECT_EQ(sink_.first(FindingCode::dns_unanswered)->reason, "end_of_input");
+}
+
 TEST_F(PipelineTest, RetransmissionsFoldIntoOneTransaction) {
     query(edns_query(16, "r.example", 1), 1 * sec);
     query(edns_query(16, "r.example", 1), 4 * sec);
