@@ -46,19 +46,19 @@ protected:
     }
     static std::vector<uint8_t> edns_query(uint16_t id, std::string_view name, uint16_t qtype,
                                            uint16_t udp = 4096, uint8_t version = 0) {
-        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 1).question(name, qtype).opt(udp, true, version).b;
+        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 1).name(name).question(qtype).opt(udp, true, version).data();
     }
     static std::vector<uint8_t> plain_query(uint16_t id, std::string_view name, uint16_t qtype) {
-        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 0).question(name, qtype).b;
+        return DnsBuilder{}.header(id, 0x0100, 1, 0, 0, 0).name(name).question(qtype).data();
     }
     // Response with `txt` bytes of TXT answer and optionally an OPT.
     static std::vector<uint8_t> answer(uint16_t id, std::string_view name, uint16_t qtype, size_t txt,
                                        bool with_opt, uint16_t flags = 0x8180) {
         DnsBuilder b;
-        b.header(id, flags, 1, txt ? 1 : 0, 0, with_opt ? 1 : 0).question(name, qtype);
+        b.header(id, flags, 1, txt ? 1 : 0, 0, with_opt ? 1 : 0).name(name).question(qtype);
         if (txt) b.txt_answer(txt);
         if (with_opt) b.opt(1232);
-        return b.b;
+        return b.data();
     }
 
     PipelineConfig config_;
@@ -122,7 +122,7 @@ TEST_F(PipelineTest, FormerrWithoutOptIsEdnsUnsupportedNotDropped) {
 
 TEST_F(PipelineTest, BadversToVersionZeroIsUnsupportedButNotToHigherVersions) {
     auto badvers = [](uint16_t id) {
-        return DnsBuilder{}.header(id, 0x8180, 1, 0, 0, 1).question("x.example", 1).opt(1232, false, 0, 1).b;
+        return DnsBuilder{}.header(id, 0x8180, 1, 0, 0, 1).name("x.example").question(1).opt(1232, false, 0, 1).data();
     };
     query(edns_query(6, "x.example", 1, 4096, 0), 1 * sec, 40001);
     response(badvers(6), 1 * sec + 1000, 40001);
@@ -213,8 +213,8 @@ TEST_F(PipelineTest, CaptureTruncatedResponseIsNeitherMalformedNorMissingOpt) {
 TEST_F(PipelineTest, MalformedResponseReportsReason) {
     query(edns_query(18, "m.example", 1), 1 * sec);
     // Answer owner is a pointer to itself: a compression loop.
-    auto bad = DnsBuilder{}.header(18, 0x8180, 1, 1, 0, 0).question("m.example", 1)
-                   .raw({0xC0, 27}).u16(1).u16(1).u32(60).u16(4).u32(0x01020304).b;
+    auto bad = DnsBuilder{}.header(18, 0x8180, 1, 1, 0, 0).name("m.example").question(1)
+                   .raw({0xC0, 27}).u16(1).u16(1).u32(60).u16(4).u32(0x01020304).data();
     response(bad, 1 * sec + 1000);
     ASSERT_EQ(sink_.count(FindingCode::dns_malformed), 1u);
     EXPECT_FALSE(sink_.first(FindingCode::dns_malformed)->reason.empty());
@@ -287,7 +287,7 @@ TEST(PipelineConfigTest, ConfiguredPortsAndEvictionUnderCap) {
     Pipeline p(cfg, sink);
     std::vector<testing::Frame> frames;
     for (uint16_t i = 0; i < 3; ++i) {
-        auto q = DnsBuilder{}.header(i, 0x0100, 1, 0, 0, 0).question("q.example", 1).b;
+        auto q = DnsBuilder{}.header(i, 0x0100, 1, 0, 0, 0).name("q.example").question(1).data();
         frames.push_back(make_frame(udp4_frame(client_ip, server_ip, static_cast<uint16_t>(40000 + i), 5353, q),
                                     sec + i, i + 1u));
         p.process_packet(frames.back().view);

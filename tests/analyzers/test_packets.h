@@ -1,4 +1,4 @@
-// Builders for DNS messages and Ethernet/IP/UDP frames used by the analyzer tests.
+// Ethernet/IP/UDP/ICMP frame builders for the analyzer tests (DNS messages: wire_builder.h).
 #pragma once
 
 #include <algorithm>
@@ -8,65 +8,11 @@
 #include <vector>
 
 #include "dataplane/packet.h"
+#include "tests/analyzers/dns/wire_builder.h"
 
 namespace frag53::testing {
 
-class DnsBuilder {
-public:
-    DnsBuilder& header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar) {
-        u16(id).u16(flags).u16(qd).u16(an).u16(ns).u16(ar);
-        return *this;
-    }
-    DnsBuilder& name(std::string_view dotted) {
-        size_t start = 0;
-        while (start < dotted.size()) {
-            size_t dot = dotted.find('.', start);
-            if (dot == std::string_view::npos) dot = dotted.size();
-            b.push_back(static_cast<uint8_t>(dot - start));
-            for (size_t i = start; i < dot; ++i) b.push_back(static_cast<uint8_t>(dotted[i]));
-            start = dot + 1;
-        }
-        b.push_back(0);
-        return *this;
-    }
-    DnsBuilder& u8(uint8_t v) {
-        b.push_back(v);
-        return *this;
-    }
-    DnsBuilder& u16(uint16_t v) {
-        b.push_back(static_cast<uint8_t>(v >> 8));
-        b.push_back(static_cast<uint8_t>(v));
-        return *this;
-    }
-    DnsBuilder& u32(uint32_t v) { return u16(static_cast<uint16_t>(v >> 16)).u16(static_cast<uint16_t>(v)); }
-    DnsBuilder& question(std::string_view qname, uint16_t qtype, uint16_t qclass = 1) {
-        return name(qname).u16(qtype).u16(qclass);
-    }
-    // OPT pseudo-record: owner root, CLASS = UDP size, TTL = ext-rcode|version|DO.
-    DnsBuilder& opt(uint16_t udp_size, bool do_bit = false, uint8_t version = 0, uint8_t ext_rcode = 0) {
-        u8(0).u16(41).u16(udp_size);
-        u8(ext_rcode).u8(version).u16(do_bit ? 0x8000 : 0).u16(0);
-        return *this;
-    }
-    // A TXT record whose owner is a pointer to the question name, with `len` bytes of text.
-    DnsBuilder& txt_answer(size_t len) {
-        u16(0xC00C).u16(16).u16(1).u32(300);
-        size_t chunks = (len + 254) / 255;
-        u16(static_cast<uint16_t>(len + chunks));
-        while (len > 0) {
-            size_t n = len < 255 ? len : 255;
-            u8(static_cast<uint8_t>(n));
-            for (size_t i = 0; i < n; ++i) u8('x');
-            len -= n;
-        }
-        return *this;
-    }
-    DnsBuilder& raw(std::initializer_list<uint8_t> bytes) {
-        b.insert(b.end(), bytes);
-        return *this;
-    }
-    std::vector<uint8_t> b;
-};
+using DnsBuilder = WireBuilder;  // the analyzer tests read better with this name
 
 inline std::vector<uint8_t> udp4_frame(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
                                        const std::vector<uint8_t>& payload) {

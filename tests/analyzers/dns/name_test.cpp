@@ -6,44 +6,12 @@
 #include <vector>
 
 #include "analyzers/dns/message.h"
+#include "tests/analyzers/dns/wire_builder.h"
 
 namespace frag53::dns {
 namespace {
 
-// The few builder steps name tests need (message_test.cpp has the full message builder).
-class WireBuilder {
-public:
-    WireBuilder& u8(uint8_t v) {
-        b_.push_back(v);
-        return *this;
-    }
-    WireBuilder& u16(uint16_t v) { return u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v)); }
-    WireBuilder& raw(std::initializer_list<uint8_t> v) {
-        b_.insert(b_.end(), v.begin(), v.end());
-        return *this;
-    }
-    WireBuilder& header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
-                        uint16_t ar) {
-        return u16(id).u16(flags).u16(qd).u16(an).u16(ns).u16(ar);
-    }
-    WireBuilder& labels(std::string_view dotted) {
-        while (!dotted.empty()) {
-            const size_t dot = dotted.find('.');
-            const std::string_view label = dotted.substr(0, dot);
-            u8(static_cast<uint8_t>(label.size()));
-            for (char c : label) u8(static_cast<uint8_t>(c));
-            dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
-        }
-        return *this;
-    }
-    WireBuilder& name(std::string_view dotted) { return labels(dotted).u8(0); }
-    WireBuilder& ptr(uint16_t target) { return u16(static_cast<uint16_t>(0xC000 | target)); }
-    size_t size() const { return b_.size(); }
-    Bytes bytes() const { return as_bytes(b_.data(), b_.size()); }
-
-private:
-    std::vector<uint8_t> b_;
-};
+using frag53::testing::WireBuilder;
 
 // A message whose byte 12 onwards is what the test writes (header contents do not matter to
 // decode_name, only that names cannot start or be pointed at inside it).
