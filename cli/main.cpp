@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
 
     AnalyzeOptions ao;
     auto* analyze = app.add_subcommand("analyze", "analyze pcap / pcapng capture files");
-    analyze->add_option("files", ao.files, "capture files, read in order")->required()->check(CLI::ExistingFile);
+    analyze->add_option("files", ao.files, "capture files, read in order")->required();
     analyze->add_option("-f,--filter", ao.filter, "BPF filter expression");
     analyze->add_option("--events", ao.events, "write findings as JSON lines to PATH ('-' for stdout)");
     analyze->add_option("--summary-json", ao.summary_json, "write the summary JSON to PATH ('-' for stdout)");

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""End-to-end checks of `frag53 analyze` as an operator runs it: several files, damaged and
+unreadable inputs, unknown link types, BPF filters, events and summary outputs.
+
+usage: cli_test.py FRAG53 SOURCE_ROOT
+"""
+import json, os, struct, subprocess, sys, tempfile
+
+frag53, root = sys.argv[1], sys.argv[2]
+pcaps = os.path.join(root, "pcaps")
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok    {name}")
+    else:
+        failed += 1
+        print(f"FAIL  {name} {detail}")
+
+
+def analyze(*args):
+    with tempfile.TemporaryDirectory() as tmp:
+        s = os.path.join(tmp, "s.json")
+        r = subprocess.run([frag53, "analyze", *args, "--summary-json", s, "-q"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        summary = json.load(open(s)) if os.path.exists(s) else None
+        return r.returncode, r.stdout.decode(), r.stderr.decode(), summary
+
+
+clean = os.path.join(pcaps, "clean-edns.pcap")
+crafted = os.path.join(pcaps, "crafted-anomalies.pcap")
+
+with tempfile.TemporaryDirectory() as tmp:
+    # Several files in order: counts add up, frames keep counting.
+    rc, _, _, s_all = analyze(clean, crafted)
+    _, _, _, s_clean = analyze(clean)
+    _, _, _, s_crafted = analyze(crafted)
+    check("two files: exit 0", rc == 0, rc)
+    check("two files: packets add up",
+          s_all["input"]["packets"] == s_clean["input"]["packets"] + s_crafted["input"]["packets"])
+    check("two files: findings add up",
+          all(s_all["findings"][k] == s_clean["findings"][k] + s_crafted["findings"][k]
+              for k in s_all["findings"] if k != "dns.unanswered"))
+
+    # A file cut in the middle of a packet record: error names the file and how far it got,
+    # what came before is analyzed.
+    data = open(clean, "rb").read()
+    cut = os.path.join(tmp, "cut.pcap")
+    open(cut, "wb").write(data[: len(data) // 2])
+    rc, _, err, s = analyze(cut)
+    check("damaged file: exit 1", rc == 1, rc)
+    check("damaged file: error names the file", "cut.pcap" in err, err)
+    check("damaged file: earlier packets analyzed",
+          s is not None and 0 < s["input"]["packets"] < s_clean["input"]["packets"], s and s["input"])
+    check("damaged file: reported in summary",
+          s is not None and s["input"]["errors"] and s["input"]["errors"][0]["packets_read"] == s["input"]["packets"])
+
+    # Unknown link type: clear message, file skipped, the other file still analyzed.
+    odd = os.path.join(tmp, "odd.pcap")
+    open(odd, "wb").write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147)
+                          + struct.pack("<IIII", 1, 0, 4, 4) + b"\0\0\0\0")
+    rc, _, err, s = analyze(odd, crafted)
+    check("unknown link type: exit 1", rc == 1, rc)
+    check("unknown link type: message", "odd.pcap" in err and "link type" in err, err)
+    check("unknown link type: other file analyzed",
+          s is not None and s["input"]["packets"] == s_crafted["input"]["packets"])
+    check("unknown link type: marked skipped", s is not None and s["input"]["errors"][0]["file_skipped"])
+
+    # A missing file does not stop the others.
+    rc, _, err, s = analyze(os.path.join(tmp, "missing.pcap"), crafted)
+    check("missing file: exit 1", rc == 1, rc)
+    check("missing file: named", "missing.pcap" in err, err)
+    check("missing file: others analyzed", s is not None and s["dns"]["messages"] == s_crafted["dns"]["messages"])
+
+    # Not a capture at all.
+    junk = os.path.join(tmp, "junk.pcap")
+    open(junk, "wb").write(b"this is not a capture file\n" * 10)
+    rc, _, err, s = analyze(junk)
+    check("junk file: exit 1 with message", rc == 1 and "junk.pcap" in err, (rc, err))
+
+    # BPF filter: only IPv6 traffic of the clean capture.
+    rc, _, _, s6 = analyze(clean, "-f", "ip6")
+    check("filter: exit 0", rc == 0, rc)
+    check("filter: IPv6 only", s6["decode"]["ipv4"] == 0 and s6["decode"]["ipv6"] > 0, s6["decode"])
+    check("filter: fewer messages", 0 < s6["dns"]["messages"] < s_clean["dns"]["messages"])
+    rc, _, err, _ = analyze(clean, "-f", "this is not bpf")
+    check("bad filter: exit 1 with message", rc == 1 and "clean-edns.pcap" in err, (rc, err))
+
+    # Events on stdout are JSON lines, one per finding; the report moves to stderr.
+    r = subprocess.run([frag53, "analyze", crafted, "--events", "-"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    lines = [json.loads(l) for l in r.stdout.decode().splitlines()]
+    check("events to stdout: parseable, one per finding",
+          len(lines) == sum(s_crafted["findings"].values()), len(lines))
+    check("events to stdout: report on stderr", "Findings" in r.stderr.decode())
+    check("events: every line has code, frames and message",
+          all("code" in e and e["frames"] and e["message"] for e in lines))
+
+    # Options are checked.
+    r = subprocess.run([frag53, "analyze", crafted, "--size-threshold", "0"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check("bad option value: usage error", r.returncode != 0 and r.returncode != 1, r.returncode)
+    rc, _, _, s = analyze(crafted, "--size-threshold", "512")
+    check("size threshold option applies",
+          s["findings"]["dns.oversized_response"] > s_crafted["findings"]["dns.oversized_response"])
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
