@@ -108,7 +108,7 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
     std::fprintf(out, "  cut by snap length  %llu frames\n",
                  static_cast<unsigned long long>(c.capture_truncated_frames));
     for (const auto& e : run.errors)
-        std::fprintf(out, "  ERROR      %s: %s (%llu packets read%s)\n", e.file.c_str(), e.message.c_str(),
+        std::fprintf(out, "  ERROR      %s (%llu packets read%s)\n", e.message.c_str(),
                      static_cast<unsigned long long>(e.packets_read), e.file_skipped ? ", file skipped" : "");
 
     auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };

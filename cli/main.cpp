@@ -96,7 +96,8 @@ int run_analyze(const AnalyzeOptions& o) {
     run.errors = source.errors();
     run.size_threshold = o.size_threshold;
     for (const auto& e : run.errors)
-        std::fprintf(stderr, "frag53: %s: %s (%llu packets read%s)\n", e.file.c_str(), e.message.c_str(),
+        // The message names the file already.
+        std::fprintf(stderr, "frag53: %s (%llu packets read%s)\n", e.message.c_str(),
                      static_cast<unsigned long long>(e.packets_read),
                      e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
 
