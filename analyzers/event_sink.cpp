@@ -23,15 +23,21 @@ std::string finding_to_json(const Finding& f) {
     str("transport", transport_name(f.transport));
     w.Key("ip_version");
     w.Uint(f.ip_version);
-    if (f.client.version) {
-        str("client", f.client.to_string());
-        w.Key("client_port");
-        w.Uint(f.client_port);
-    }
-    if (f.server.version) {
-        str("server", f.server.to_string());
-        w.Key("server_port");
-        w.Uint(f.server_port);
+    if (is_ip_level(f)) {
+        // A fragment set with no DNS header seen: only the datagram's addresses are known.
+        str("src", f.client.to_string());
+        str("dst", f.server.to_string());
+    } else {
+        if (f.client.version) {
+            str("client", f.client.to_string());
+            w.Key("client_port");
+            w.Uint(f.client_port);
+        }
+        if (f.server.version) {
+            str("server", f.server.to_string());
+            w.Key("server_port");
+            w.Uint(f.server_port);
+        }
     }
     if (f.has_id) {
         w.Key("id");
@@ -62,6 +68,36 @@ std::string finding_to_json(const Finding& f) {
     if (f.limit) {
         w.Key("limit");
         w.Uint(f.limit);
+    }
+    if (f.has_frag_id) {
+        w.Key("ip_id");
+        w.Uint(f.frag_id);
+    }
+    if (f.fragment_count) {
+        w.Key("fragment_count");
+        w.Uint(f.fragment_count);
+        w.Key("fragment_sizes");
+        w.StartArray();
+        for (size_t i = 0; i < f.fragment_count && i < f.fragment_sizes.size(); ++i) w.Uint(f.fragment_sizes[i]);
+        w.EndArray();
+    }
+    if (f.first_fragment_size) {
+        w.Key("first_fragment_size");
+        w.Uint(f.first_fragment_size);
+        w.Key("dont_fragment");
+        w.Bool(f.dont_fragment);
+    }
+    if (f.code == FindingCode::ip_fragment_incomplete) {
+        w.Key("bytes_received");
+        w.Uint(f.bytes_received);
+        w.Key("holes");
+        w.Uint(f.holes);
+    }
+    if (f.code >= FindingCode::ip_fragment_overlap && f.code <= FindingCode::ip_fragment_limit) {
+        w.Key("fragment_offset");
+        w.Uint(f.offset);
+        w.Key("fragment_length");
+        w.Uint(f.length);
     }
     if (f.code == FindingCode::icmp_frag_needed) {
         w.Key("mtu");

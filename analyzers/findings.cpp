@@ -21,6 +21,14 @@ constexpr std::array<CodeInfo, finding_code_count> code_info{{
     {"dns.capture_truncated", Severity::info},
     {"dns.malformed", Severity::error},
     {"icmp.frag_needed", Severity::warning},
+    {"dns.fragmented_response", Severity::info},
+    {"dns.fragmented_query", Severity::info},
+    {"ip.fragment_incomplete", Severity::warning},
+    {"ip.fragment_overlap", Severity::warning},
+    {"ip.fragment_conflict", Severity::error},
+    {"ip.fragment_tiny", Severity::warning},
+    {"ip.fragment_oversize", Severity::error},
+    {"ip.fragment_limit", Severity::warning},
 }};
 
 }  // namespace

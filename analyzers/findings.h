@@ -23,6 +23,14 @@ enum class FindingCode : uint8_t {
     dns_capture_truncated,
     dns_malformed,
     icmp_frag_needed,
+    dns_fragmented_response,
+    dns_fragmented_query,
+    ip_fragment_incomplete,
+    ip_fragment_overlap,
+    ip_fragment_conflict,
+    ip_fragment_tiny,
+    ip_fragment_oversize,
+    ip_fragment_limit,
     count_,
 };
 inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);
@@ -65,15 +73,33 @@ struct Finding {
     uint32_t mtu = 0;              // icmp.frag_needed: the MTU the ICMP error reports
     uint32_t quoted_ip_length = 0; // icmp.frag_needed: IP length of the packet that did not fit
     IpAddress reporter;            // icmp.frag_needed: who sent the ICMP error
+    // Fragmentation: fragmented DNS messages and ip.fragment_* (client = source, server =
+    // destination of the datagram for ip.fragment_* findings).
+    uint16_t fragment_count = 0;
+    std::array<uint16_t, 16> fragment_sizes{};  // IP payload bytes of each fragment, by offset
+    uint32_t first_fragment_size = 0;  // IP length of the offset-0 fragment (path MTU hint)
+    bool dont_fragment = false;        // IPv4 DF on the first fragment
+    bool has_frag_id = false;
+    uint32_t frag_id = 0;
+    uint32_t bytes_received = 0;       // ip.fragment_incomplete: payload bytes that arrived
+    uint16_t holes = 0;                // ip.fragment_incomplete: gaps still open
+    uint32_t offset = 0, length = 0;   // ip.fragment_*: the fragment that raised it
     std::string_view reason;       // malformed: ParseError name; unanswered: "timeout"/"end_of_input"
     uint32_t reason_offset = 0;    // malformed: where in the message parsing stopped
-    std::array<uint64_t, 4> frames{};  // evidence: capture frame numbers (query first)
+    std::array<uint64_t, 16> frames{};  // evidence: capture frame numbers (query first)
     uint8_t frame_count = 0;
 
     void add_frame(uint64_t f) noexcept {
         if (frame_count < frames.size()) frames[frame_count++] = f;
     }
 };
+
+// An ip.fragment_* finding about a datagram whose DNS identity is unknown: client and server
+// then hold the datagram's source and destination.
+inline bool is_ip_level(const Finding& f) noexcept {
+    return f.code >= FindingCode::ip_fragment_incomplete && f.code <= FindingCode::ip_fragment_limit &&
+           !f.has_id;
+}
 
 class FindingSink {
 public:

@@ -16,6 +16,8 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     icmp += o.icmp;
     other_ip += o.other_ip;
     ip_fragments += o.ip_fragments;
+    ip_reassembled += o.ip_reassembled;
+    ip_incomplete += o.ip_incomplete;
     udp_length_mismatch += o.udp_length_mismatch;
     dns_messages += o.dns_messages;
     dns_queries += o.dns_queries;
@@ -42,7 +44,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
 }
 
 Pipeline::Pipeline(const PipelineConfig& config, FindingSink& sink)
-    : config_(config), sink_(sink), transactions_(config.max_pending) {
+    : config_(config), sink_(sink), transactions_(config.max_pending), fragments_(config.fragments) {
     for (uint16_t p : config_.dns_ports) dns_ports_.set(p);
 }
 
@@ -65,6 +67,8 @@ void Pipeline::process_packet(const PacketView& pkt) {
     }
 
     // Timeouts run on packet time: replaying a capture gives the same answer every time.
+    // Fragments first, so a lost response's fragments are known when its query times out.
+    fragments_.expire(now_ns_, [this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.expire(now_ns_, config_.query_timeout_ns,
                          [this](const PendingQuery& q) { on_unanswered(q, "timeout"); });
 
@@ -76,10 +80,13 @@ void Pipeline::process_packet(const PacketView& pkt) {
     if (d.status != DecodeStatus::ok) return;
 
     if (d.is_fragment) {
-        // Reassembly is a later stage; fragments are counted so their absence from DNS shows.
-        ++counters_.ip_fragments;
+        on_fragment(pkt, d);
         return;
     }
+    dispatch(pkt, d);
+}
+
+void Pipeline::dispatch(const PacketView& pkt, const DecodedPacket& d) {
     switch (d.transport) {
     case Transport::udp:
         ++counters_.udp;
@@ -101,6 +108,135 @@ void Pipeline::process_packet(const PacketView& pkt) {
         ++counters_.other_ip;
         break;
     }
+}
+
+void Pipeline::on_fragment(const PacketView& pkt, const DecodedPacket& d) {
+    ++counters_.ip_fragments;
+    if (d.frag_offset == 0) note_response_fragment(pkt, d);
+    AddResult r = fragments_.add(d, pkt.ts_ns, pkt.frame);
+    for (const FragmentAnomaly& a : fragments_.anomalies()) on_fragment_anomaly(pkt, a);
+    if (r.status != AddStatus::complete) return;
+    ++counters_.ip_reassembled;
+    decode_ip(r.datagram, r.wire_len, reassembled_);
+    if (reassembled_.status != DecodeStatus::ok) return;
+    // The rebuilt datagram takes the same path as an unfragmented packet; the DNS stage sees
+    // reassembled_info_ and reports the message as fragmented.
+    reassembled_info_ = &r.info;
+    dispatch(pkt, reassembled_);
+    reassembled_info_ = nullptr;
+}
+
+// The first fragment of a DNS response names its transaction: remember it on the pending query,
+// so a query whose answer never completes is reported as lost to fragmentation.
+void Pipeline::note_response_fragment(const PacketView& pkt, const DecodedPacket& d) {
+    if (d.transport != Transport::udp || !is_dns_port(d.sport)) return;
+    message_.parse(d.payload);
+    if (!message_.header_complete() || !message_.header().qr()) return;
+    dns::Name qname;
+    uint16_t qtype = 0, qclass = 0;
+    bool has_q = message_.first_question(qname, qtype, qclass);
+    TransactionKey key{d.dst, d.src, d.dport, d.sport, message_.header().id, MessageTransport::udp};
+    if (PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass))
+        if (q->response_fragment_frame == 0) q->response_fragment_frame = pkt.frame;
+}
+
+Finding Pipeline::fragment_finding(FindingCode code, const FragmentKey& key, uint64_t ts) const {
+    Finding f;
+    f.code = code;
+    f.severity = default_severity(code);
+    f.ts_ns = ts;
+    f.ip_version = key.ip_version;
+    f.client = key.src;
+    f.server = key.dst;
+    f.has_frag_id = true;
+    f.frag_id = key.id;
+    return f;
+}
+
+void Pipeline::add_fragment_evidence(Finding& f, const DatagramInfo& info) const {
+    f.fragment_count = static_cast<uint16_t>(info.fragments.size());
+    for (size_t i = 0; i < info.fragments.size(); ++i) {
+        if (i < f.fragment_sizes.size()) f.fragment_sizes[i] = info.fragments[i].length;
+        f.add_frame(info.fragments[i].frame);
+    }
+    f.first_fragment_size = info.first_ip_length;
+    f.dont_fragment = info.dont_fragment;
+    f.has_frag_id = true;
+    f.frag_id = info.key.id;
+}
+
+void Pipeline::on_fragment_anomaly(const PacketView& pkt, const FragmentAnomaly& a) {
+    FindingCode code;
+    switch (a.kind) {
+    case FragmentAnomalyKind::overlap: code = FindingCode::ip_fragment_overlap; break;
+    case FragmentAnomalyKind::conflict: code = FindingCode::ip_fragment_conflict; break;
+    case FragmentAnomalyKind::tiny: code = FindingCode::ip_fragment_tiny; break;
+    case FragmentAnomalyKind::oversize: code = FindingCode::ip_fragment_oversize; break;
+    case FragmentAnomalyKind::limit: code = FindingCode::ip_fragment_limit; break;
+    case FragmentAnomalyKind::incomplete: code = FindingCode::ip_fragment_incomplete; break;
+    default: return;
+    }
+    if (code == FindingCode::ip_fragment_tiny) {
+        // Tiny fragments come in series (every fragment of a datagram cut small): one finding
+        // per datagram, remembered in a small direct-mapped cache.
+        uint64_t h = a.key.src.hash() ^ (a.key.dst.hash() * 31) ^ (uint64_t{a.key.id} << 8) ^ a.key.proto;
+        uint64_t& slot = tiny_reported_[h % tiny_reported_.size()];
+        if (slot == (h | 1)) return;
+        slot = h | 1;
+    }
+    if (code == FindingCode::ip_fragment_incomplete) ++counters_.ip_incomplete;
+    Finding f = fragment_finding(code, a.key, pkt.ts_ns);
+    f.offset = a.offset;
+    f.length = a.length;
+    f.reason = to_string(a.limit);
+    if (a.other_frame != 0 && a.other_frame != a.frame) f.add_frame(a.other_frame);
+    if (a.last_frame != 0 && a.last_frame != a.frame && a.last_frame != a.other_frame) f.add_frame(a.last_frame);
+    if (a.frame != 0) f.add_frame(a.frame);
+    f.fragment_count = static_cast<uint16_t>(a.fragments);
+    f.bytes_received = a.bytes;
+    if (code != FindingCode::ip_fragment_limit) f.reason = {};
+    emit(f);
+}
+
+void Pipeline::on_fragments_incomplete(const IncompleteDatagram& d, uint64_t ts) {
+    ++counters_.ip_incomplete;
+    Finding f = fragment_finding(FindingCode::ip_fragment_incomplete, d.info.key, ts);
+    add_fragment_evidence(f, d.info);
+    f.bytes_received = d.info.bytes_received;
+    f.holes = d.info.holes;
+    f.reason = d.drained ? "end_of_input" : "timeout";
+    if (!d.head.empty()) {
+        // The first fragment arrived: if it is DNS, say which message lost its fragments and
+        // tie it to the query it answers.
+        decode_ip(d.head, d.head_wire_len, quoted_);
+        const DecodedPacket& h = quoted_;
+        if (h.transport == Transport::udp && (is_dns_port(h.sport) || is_dns_port(h.dport))) {
+            message_.parse(h.payload);
+            if (message_.header_complete()) {
+                bool response = message_.header().qr();
+                f.transport = MessageTransport::udp;
+                f.client = response ? h.dst : h.src;
+                f.server = response ? h.src : h.dst;
+                f.client_port = response ? h.dport : h.sport;
+                f.server_port = response ? h.sport : h.dport;
+                f.has_id = true;
+                f.id = message_.header().id;
+                uint16_t qclass = 0;
+                f.has_question = message_.first_question(f.qname, f.qtype, qclass);
+                if (response) f.response_size = h.payload_wire_len; else f.query_size = h.payload_wire_len;
+                TransactionKey key{f.client, f.server, f.client_port, f.server_port, f.id,
+                                   MessageTransport::udp};
+                if (response) {
+                    if (PendingQuery* q = transactions_.find(key, f.has_question ? &f.qname : nullptr,
+                                                             f.qtype, qclass)) {
+                        if (q->response_fragment_frame == 0) q->response_fragment_frame = d.info.first_frame;
+                        add_query_evidence(f, *q);
+                    }
+                }
+            }
+        }
+    }
+    emit(f);
 }
 
 void Pipeline::on_udp(const PacketView& pkt, const DecodedPacket& d) {
@@ -159,6 +295,14 @@ void Pipeline::on_dns_message(const MessageContext& ctx, Bytes payload) {
         }
     }
 
+    if (reassembled_info_ != nullptr) {
+        Finding f = message_finding(h.qr() ? FindingCode::dns_fragmented_response
+                                           : FindingCode::dns_fragmented_query, ctx, !h.qr());
+        f.frame_count = 0;  // the fragments are the evidence
+        add_fragment_evidence(f, *reassembled_info_);
+        emit(f);
+    }
+
     if (h.qr()) on_response(ctx); else on_query(ctx);
 }
 
@@ -188,7 +332,7 @@ Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, b
 
 void Pipeline::add_query_evidence(Finding& f, const PendingQuery& q) const {
     // Query frames first, then what message_finding already recorded.
-    std::array<uint64_t, 4> later = f.frames;
+    const auto later = f.frames;
     uint8_t n_later = f.frame_count;
     f.frame_count = 0;
     f.add_frame(q.first_frame);
@@ -324,6 +468,11 @@ void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
     f.id = q.key.id;
     f.reason = reason;
     add_query_evidence(f, q);
+    if (q.response_fragment_frame != 0) {
+        // Its answer started to arrive as IP fragments and never completed.
+        f.reason = "fragments_lost";
+        f.add_frame(q.response_fragment_frame);
+    }
     emit(f);
 }
 
@@ -375,6 +524,7 @@ void Pipeline::on_icmp_too_big(const PacketView& pkt, const DecodedPacket& d) {
 }
 
 void Pipeline::finish() {
+    fragments_.drain([this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
 }
 

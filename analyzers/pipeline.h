@@ -13,6 +13,7 @@
 #include "analyzers/findings.h"
 #include "analyzers/transactions.h"
 #include "dataplane/decode.h"
+#include "dataplane/defrag.h"
 #include "dataplane/packet.h"
 
 namespace frag53 {
@@ -22,6 +23,7 @@ struct PipelineConfig {
     uint32_t size_threshold = 1232;                // dns.oversized_response above this
     size_t max_pending = 65536;                    // pending queries per worker
     std::vector<uint16_t> dns_ports{53};
+    FragmentTableConfig fragments;                 // caps and timeouts of IP reassembly
 };
 
 // Response-size histogram buckets (upper bounds, inclusive); the last bucket is "larger".
@@ -35,6 +37,8 @@ struct PipelineCounters {
     std::array<uint64_t, 8> decode_status{};  // by DecodeStatus
     uint64_t ipv4 = 0, ipv6 = 0, udp = 0, tcp = 0, icmp = 0, other_ip = 0;
     uint64_t ip_fragments = 0;
+    uint64_t ip_reassembled = 0;
+    uint64_t ip_incomplete = 0;
     uint64_t udp_length_mismatch = 0;
 
     uint64_t dns_messages = 0, dns_queries = 0, dns_responses = 0;
@@ -66,6 +70,7 @@ public:
     void finish();
 
     const PipelineCounters& counters() const noexcept { return counters_; }
+    const FragmentCounters& fragment_counters() const noexcept { return fragments_.counters(); }
     size_t pending() const noexcept { return transactions_.size(); }
     size_t pending_capacity() const noexcept { return transactions_.capacity(); }
 
@@ -78,6 +83,13 @@ private:
         bool cut;             // the capture holds less than wire_size
     };
 
+    void dispatch(const PacketView& pkt, const DecodedPacket& dec);
+    void on_fragment(const PacketView& pkt, const DecodedPacket& dec);
+    void on_fragment_anomaly(const PacketView& pkt, const FragmentAnomaly& a);
+    void on_fragments_incomplete(const IncompleteDatagram& d, uint64_t ts);
+    void note_response_fragment(const PacketView& pkt, const DecodedPacket& dec);
+    Finding fragment_finding(FindingCode code, const FragmentKey& key, uint64_t ts) const;
+    void add_fragment_evidence(Finding& f, const DatagramInfo& info) const;
     void on_udp(const PacketView& pkt, const DecodedPacket& dec);
     void on_dns_message(const MessageContext& ctx, Bytes payload);
     void on_query(const MessageContext& ctx);
@@ -98,6 +110,10 @@ private:
     TransactionTable transactions_;
     DecodedPacket decoded_;
     DecodedPacket quoted_;  // the packet an ICMP error quotes
+    DecodedPacket reassembled_;  // a datagram rebuilt from fragments
+    const DatagramInfo* reassembled_info_ = nullptr;  // set while reassembled_ is dispatched
+    FragmentTable fragments_;
+    std::array<uint64_t, 256> tiny_reported_{};  // recent datagrams already reported tiny
     dns::MessageView message_;
     uint64_t now_ns_ = 0;
 };

@@ -48,10 +48,15 @@ std::string question(const Finding& f) {
 }  // namespace
 
 std::string describe_finding(const Finding& f) {
-    std::string s = format_timestamp(f.ts_ns) + " " + endpoint(f.client, f.client_port) + " -> " +
-                    endpoint(f.server, f.server_port) + " " + std::string(transport_name(f.transport));
-    if (f.has_id) s += " id " + std::to_string(f.id);
-    s += " " + question(f) + ": ";
+    std::string s = format_timestamp(f.ts_ns) + " ";
+    if (is_ip_level(f)) {
+        s += f.client.to_string() + " -> " + f.server.to_string() + ": ";
+    } else {
+        s += endpoint(f.client, f.client_port) + " -> " + endpoint(f.server, f.server_port) + " " +
+             std::string(transport_name(f.transport));
+        if (f.has_id) s += " id " + std::to_string(f.id);
+        s += " " + question(f) + ": ";
+    }
     switch (f.code) {
     case FindingCode::dns_truncated:
         s += "response of " + std::to_string(f.response_size) + " B with TC=1";
@@ -91,6 +96,28 @@ std::string describe_finding(const Finding& f) {
             std::to_string(f.mtu) + " for a " + std::to_string(f.quoted_ip_length) + " B IP packet of " +
             endpoint(f.server, f.server_port) + " <-> " + endpoint(f.client, f.client_port) +
             (f.has_id ? " id " + std::to_string(f.id) : std::string{}) + " " + question(f);
+        break;
+    case FindingCode::dns_fragmented_response:
+    case FindingCode::dns_fragmented_query:
+        s += (f.code == FindingCode::dns_fragmented_response ? "response of " : "query of ") +
+             std::to_string(f.response_size + f.query_size) + " B arrived in " +
+             std::to_string(f.fragment_count) + " IPv" + std::to_string(f.ip_version) +
+             " fragments (first fragment " + std::to_string(f.first_fragment_size) + " B" +
+             (f.dont_fragment ? ", DF" : "") + ")";
+        break;
+    case FindingCode::ip_fragment_incomplete:
+        s += "fragments of IP id " + std::to_string(f.frag_id) + " never completed: " +
+             std::to_string(f.fragment_count) + " fragments, " + std::to_string(f.bytes_received) +
+             " B received" + (f.has_id ? std::string{} : " (no DNS header seen)");
+        break;
+    case FindingCode::ip_fragment_overlap:
+    case FindingCode::ip_fragment_conflict:
+    case FindingCode::ip_fragment_tiny:
+    case FindingCode::ip_fragment_oversize:
+    case FindingCode::ip_fragment_limit:
+        s += std::string(code_name(f.code)) + " in IP id " + std::to_string(f.frag_id) +
+             ": fragment at offset " + std::to_string(f.offset) + ", " + std::to_string(f.length) + " B" +
+             (f.reason.empty() ? std::string{} : " (" + std::string(f.reason) + " cap)");
         break;
     case FindingCode::count_:
         break;

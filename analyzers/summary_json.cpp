@@ -92,8 +92,8 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     w.Key("ip");
     w.StartObject();
     num("fragments", c.ip_fragments);
-    num("reassembled", 0);
-    num("incomplete", 0);
+    num("reassembled", c.ip_reassembled);
+    num("incomplete", c.ip_incomplete);
     w.EndObject();
 
     w.Key("tables");

@@ -279,6 +279,70 @@ TEST_F(PipelineTest, IcmpFragNeededQuotingOtherTrafficIsCountedOnly) {
     EXPECT_EQ(pipeline_.counters().dns_messages, 0u);
 }
 
+TEST_F(PipelineTest, FragmentedResponseIsReassembledAndReported) {
+    query(edns_query(40, "frag.example", 16), 1 * sec);
+    auto resp = udp4_frame(server_ip, client_ip, 53, 40000, answer(40, "frag.example", 16, 2500, true));
+    auto frags = testing::fragment4(resp, 1480);
+    ASSERT_EQ(frags.size(), 2u);
+    // Out of order: the last fragment first.
+    feed(frags[1], 1 * sec + 1000);
+    feed(frags[0], 1 * sec + 2000);
+    pipeline_.finish();
+    const auto& c = pipeline_.counters();
+    EXPECT_EQ(c.ip_fragments, 2u);
+    EXPECT_EQ(c.ip_reassembled, 1u);
+    EXPECT_EQ(c.dns_matched, 1u);
+    ASSERT_EQ(sink_.count(FindingCode::dns_fragmented_response), 1u);
+    const Finding* f = sink_.first(FindingCode::dns_fragmented_response);
+    EXPECT_EQ(f->fragment_count, 2);
+    EXPECT_EQ(f->fragment_sizes[0], 1480);
+    EXPECT_EQ(f->fragment_sizes[1], resp.size() - 14 - 20 - 1480);
+    EXPECT_EQ(f->first_fragment_size, 1500u);
+    EXPECT_EQ(f->response_size, resp.size() - 14 - 28);
+    EXPECT_EQ(f->qname.to_string(), "frag.example.");
+    EXPECT_EQ(sink_.count(FindingCode::dns_oversized_response), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_unanswered), 0u);
+    EXPECT_EQ(sink_.count(FindingCode::ip_fragment_incomplete), 0u);
+}
+
+TEST_F(PipelineTest, LostFragmentsNameTheDnsMessageAndItsQuery) {
+    query(edns_query(41, "lost.example", 16), 1 * sec);
+    auto resp = udp4_frame(server_ip, client_ip, 53, 40000, answer(41, "lost.example", 16, 2500, true));
+    auto frags = testing::fragment4(resp, 1480);
+    feed(frags[0], 1 * sec + 1000);  // the second fragment never arrives
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::ip_fragment_incomplete), 1u);
+    const Finding* inc = sink_.first(FindingCode::ip_fragment_incomplete);
+    EXPECT_TRUE(inc->has_id);
+    EXPECT_EQ(inc->id, 41);
+    EXPECT_EQ(inc->qname.to_string(), "lost.example.");
+    EXPECT_EQ(inc->client_port, 40000);
+    EXPECT_EQ(inc->frames[0], 1u);  // tied to the query
+    EXPECT_EQ(pipeline_.counters().ip_incomplete, 1u);
+    ASSERT_EQ(sink_.count(FindingCode::dns_unanswered), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_unanswered)->reason, "fragments_lost");
+    EXPECT_EQ(sink_.count(FindingCode::dns_fragmented_response), 0u);
+}
+
+TEST_F(PipelineTest, ConflictingOverlapIsReported) {
+    auto resp = udp4_frame(server_ip, client_ip, 53, 40000, answer(42, "c.example", 16, 2500, true));
+    auto frags = testing::fragment4(resp, 1480);
+    auto evil = frags[1];
+    evil.back() ^= 0xFF;  // same offset, different bytes
+    feed(frags[1], 1 * sec);
+    feed(evil, 1 * sec + 10);
+    feed(frags[0], 1 * sec + 20);
+    EXPECT_EQ(sink_.count(FindingCode::ip_fragment_conflict), 1u);
+}
+
+TEST_F(PipelineTest, TinyFragmentsAreReportedOncePerDatagram) {
+    auto q = udp4_frame(client_ip, server_ip, 40000, 53, edns_query(43, "tiny.example", 1));
+    for (auto& f : testing::fragment4(q, 8)) feed(f, 1 * sec);
+    EXPECT_EQ(sink_.count(FindingCode::ip_fragment_tiny), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_fragmented_query), 1u);
+    EXPECT_EQ(pipeline_.counters().dns_queries, 1u);
+}
+
 TEST(PipelineConfigTest, ConfiguredPortsAndEvictionUnderCap) {
     PipelineConfig cfg;
     cfg.dns_ports = {5353};

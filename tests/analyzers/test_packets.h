@@ -62,6 +62,31 @@ inline std::vector<uint8_t> icmp4_frag_needed_frame(uint32_t router, uint32_t ds
     return f;
 }
 
+// Splits an IPv4 frame (as udp4_frame builds) into fragments carrying `chunk` bytes of IP payload
+// each (a multiple of 8), DF cleared, same IP id.
+inline std::vector<std::vector<uint8_t>> fragment4(const std::vector<uint8_t>& frame, size_t chunk,
+                                                  uint16_t ip_id = 0x4242) {
+    std::vector<std::vector<uint8_t>> out;
+    const size_t payload_at = 14 + 20;
+    const size_t payload_len = frame.size() - payload_at;
+    for (size_t off = 0; off < payload_len; off += chunk) {
+        size_t n = std::min(chunk, payload_len - off);
+        std::vector<uint8_t> f(frame.begin(), frame.begin() + static_cast<long>(payload_at));
+        f.insert(f.end(), frame.begin() + static_cast<long>(payload_at + off),
+                 frame.begin() + static_cast<long>(payload_at + off + n));
+        uint16_t total = static_cast<uint16_t>(20 + n);
+        f[14 + 2] = static_cast<uint8_t>(total >> 8);
+        f[14 + 3] = static_cast<uint8_t>(total);
+        f[14 + 4] = static_cast<uint8_t>(ip_id >> 8);
+        f[14 + 5] = static_cast<uint8_t>(ip_id);
+        uint16_t flags = static_cast<uint16_t>((off + n < payload_len ? 0x2000 : 0) | (off / 8));
+        f[14 + 6] = static_cast<uint8_t>(flags >> 8);
+        f[14 + 7] = static_cast<uint8_t>(flags);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
 // A frame plus the PacketView over it; the view points into `bytes`, so keep them together.
 struct Frame {
     std::vector<uint8_t> bytes;
