@@ -29,6 +29,8 @@ constexpr std::array<CodeInfo, finding_code_count> code_info{{
     {"ip.fragment_tiny", Severity::warning},
     {"ip.fragment_oversize", Severity::error},
     {"ip.fragment_limit", Severity::warning},
+    {"dns.truncated_no_tcp_retry", Severity::warning},
+    {"dns.tcp_retry_failed", Severity::error},
 }};
 
 }  // namespace

@@ -31,6 +31,8 @@ enum class FindingCode : uint8_t {
     ip_fragment_tiny,
     ip_fragment_oversize,
     ip_fragment_limit,
+    dns_truncated_no_tcp_retry,
+    dns_tcp_retry_failed,
     count_,
 };
 inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);

@@ -29,6 +29,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     dns_capture_truncated += o.dns_capture_truncated;
     dns_short += o.dns_short;
     dns_tcp_segments += o.dns_tcp_segments;
+    tcp_framing_errors += o.tcp_framing_errors;
     icmp_too_big += o.icmp_too_big;
     icmp_too_big_dns += o.icmp_too_big_dns;
     unmatched_responses += o.unmatched_responses;
@@ -36,6 +37,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     unanswered += o.unanswered;
     time_jumps += o.time_jumps;
     pending_evicted += o.pending_evicted;
+    tc_watch_evicted += o.tc_watch_evicted;
     rtt_count += o.rtt_count;
     rtt_total_ns += o.rtt_total_ns;
     rtt_max_ns = std::max(rtt_max_ns, o.rtt_max_ns);
@@ -43,8 +45,27 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     for (size_t i = 0; i < findings.size(); ++i) findings[i] += o.findings[i];
 }
 
+namespace {
+
+TcpReassemblyConfig tcp_config(const PipelineConfig& c) {
+    TcpReassemblyConfig t;
+    for (uint16_t p : c.dns_ports) t.select_port(p);
+    t.max_connections = c.tcp_max_connections;
+    t.max_total_buffered = c.tcp_max_buffered;
+    t.idle_timeout_ns = c.tcp_idle_timeout_ns;
+    return t;
+}
+
+}  // namespace
+
 Pipeline::Pipeline(const PipelineConfig& config, FindingSink& sink)
-    : config_(config), sink_(sink), transactions_(config.max_pending), fragments_(config.fragments) {
+    : config_(config),
+      sink_(sink),
+      transactions_(config.max_pending),
+      fragments_(config.fragments),
+      tcp_(tcp_config(config), *this),
+      tc_watch_(config.tc_watch_capacity),
+      framers_(config.tcp_max_connections) {
     for (uint16_t p : config_.dns_ports) dns_ports_.set(p);
 }
 
@@ -71,6 +92,9 @@ void Pipeline::process_packet(const PacketView& pkt) {
     fragments_.expire(now_ns_, [this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.expire(now_ns_, config_.query_timeout_ns,
                          [this](const PendingQuery& q) { on_unanswered(q, "timeout"); });
+    tc_watch_.expire(now_ns_, config_.tcp_retry_window_ns, [this](const TcWatch& w) {
+        on_tc_watch_end(w, FindingCode::dns_truncated_no_tcp_retry, "timeout", now_ns_);
+    });
 
     decode_frame(pkt, decoded_);
     const DecodedPacket& d = decoded_;
@@ -94,8 +118,10 @@ void Pipeline::dispatch(const PacketView& pkt, const DecodedPacket& d) {
         break;
     case Transport::tcp:
         ++counters_.tcp;
-        if ((is_dns_port(d.sport) || is_dns_port(d.dport)) && !d.payload.empty())
-            ++counters_.dns_tcp_segments;
+        if (is_dns_port(d.sport) || is_dns_port(d.dport)) {
+            if (!d.payload.empty()) ++counters_.dns_tcp_segments;
+            tcp_.process(d, pkt.ts_ns, pkt.frame);
+        }
         break;
     case Transport::icmp4:
     case Transport::icmp6:
@@ -379,6 +405,8 @@ void Pipeline::on_query(const MessageContext& ctx) {
     q.cd = message_.header().cd();
     // A cut query may have lost its OPT record: what it advertised is unknown.
     q.complete = !ctx.cut;
+    if (ctx.transport == MessageTransport::tcp && has_q)
+        q.tc_retry = tc_watch_.tcp_question(d.src, d.dst, qname, qtype, qclass);
 }
 
 void Pipeline::on_response(const MessageContext& ctx) {
@@ -407,6 +435,24 @@ void Pipeline::on_response(const MessageContext& ctx) {
     uint16_t qtype = 0, qclass = 0;
     bool has_q = message_.first_question(qname, qtype, qclass);
     PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
+    if (udp && h.tc() && has_q) {
+        TcWatch w;
+        w.client = key.client;
+        w.server = key.server;
+        w.client_port = key.client_port;
+        w.server_port = key.server_port;
+        w.id = h.id;
+        w.qname = qname;
+        w.qtype = qtype;
+        w.qclass = qclass;
+        w.tc_ts = ctx.pkt->ts_ns;
+        w.tc_frame = ctx.pkt->frame;
+        w.query_frame = q != nullptr ? q->first_frame : 0;
+        w.response_size = ctx.wire_size;
+        if (tc_watch_.size() == config_.tc_watch_capacity) ++counters_.tc_watch_evicted;
+        tc_watch_.watch(w);
+    }
+    if (!udp && has_q) tc_watch_.tcp_question(key.client, key.server, qname, qtype, qclass);
     if (q == nullptr) {
         ++counters_.unmatched_responses;
         return;
@@ -455,7 +501,8 @@ void Pipeline::on_response(const MessageContext& ctx) {
 void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
     ++counters_.unanswered;
     Finding f;
-    f.code = FindingCode::dns_unanswered;
+    // A TCP retry after TC=1 that got no answer is the more specific finding.
+    f.code = q.tc_retry ? FindingCode::dns_tcp_retry_failed : FindingCode::dns_unanswered;
     f.severity = default_severity(f.code);
     f.ts_ns = q.first_ts;
     f.transport = q.key.transport;
@@ -468,6 +515,7 @@ void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
     f.id = q.key.id;
     f.reason = reason;
     add_query_evidence(f, q);
+    if (q.tc_retry) f.reason = "no_response";
     if (q.response_fragment_frame != 0) {
         // Its answer started to arrive as IP fragments and never completed.
         f.reason = "fragments_lost";
@@ -523,7 +571,104 @@ void Pipeline::on_icmp_too_big(const PacketView& pkt, const DecodedPacket& d) {
     emit(f);
 }
 
+void Pipeline::on_data(const TcpData& d) noexcept {
+    tcp_conn_ = d.conn;
+    tcp_dir_ = d.dir;
+    framers_[d.conn->slot][dir_index(d.dir)].feed(d.data, d.ts_ns, d.frame, *this);
+    tcp_conn_ = nullptr;
+}
+
+void Pipeline::on_event(const TcpEvent& e) noexcept {
+    auto& framers = framers_[e.conn->slot];
+    tcp_conn_ = e.conn;
+    tcp_dir_ = e.dir;
+    switch (e.type) {
+    case TcpEventType::opened:
+        // The slot may have held an earlier connection.
+        framers[0].reset();
+        framers[1].reset();
+        if (!e.conn->midstream)  // opened by a SYN: a new attempt from the client
+            tc_watch_.tcp_opened(e.conn->client, e.conn->server, e.conn->server_port, e.conn->id, e.frame);
+        break;
+    case TcpEventType::gap:
+        framers[dir_index(e.dir)].gap(e.size, e.ts_ns, e.frame, *this);
+        break;
+    case TcpEventType::fin:
+        framers[dir_index(e.dir)].finish(e.ts_ns, e.frame, *this);
+        break;
+    case TcpEventType::closed:
+        for (unsigned i = 0; i < 2; ++i) {
+            tcp_dir_ = static_cast<TcpDir>(i);
+            framers[i].finish(e.ts_ns, e.frame, *this);
+            framers[i].reset();
+        }
+        // A retry connection that ends without carrying the question failed on the way.
+        tc_watch_.tcp_closed(e.conn->id, [this, &e](const TcWatch& w) {
+            const TcpConnection& c = *e.conn;
+            std::string_view why = !c.syn_ack_seen ? "syn_unanswered"
+                                   : c.reset()     ? "reset"
+                                                   : "no_query";
+            on_tc_watch_end(w, FindingCode::dns_tcp_retry_failed, why, e.ts_ns ? e.ts_ns : now_ns_);
+        });
+        break;
+    default:
+        break;
+    }
+    tcp_conn_ = nullptr;
+}
+
+void Pipeline::on_message(const dns::TcpDnsMessage& m) noexcept {
+    if (tcp_conn_ == nullptr) return;
+    const TcpConnection& c = *tcp_conn_;
+    const bool to_server = tcp_dir_ == TcpDir::to_server;
+    DecodedPacket& d = tcp_message_;
+    d.ip_version = c.client.version;
+    d.transport = Transport::tcp;
+    d.src = to_server ? c.client : c.server;
+    d.dst = to_server ? c.server : c.client;
+    d.sport = to_server ? c.client_port : c.server_port;
+    d.dport = to_server ? c.server_port : c.client_port;
+    PacketView pkt;
+    pkt.ts_ns = m.ts_ns;
+    pkt.frame = m.frame;
+    const auto size = static_cast<uint32_t>(m.data.size());
+    MessageContext ctx{&pkt, &d, MessageTransport::tcp, size, false};
+    on_dns_message(ctx, m.data);
+}
+
+void Pipeline::on_framing_event(const dns::TcpFramingEvent& e) noexcept {
+    if (e.type != dns::TcpFramingEventType::resynchronised) ++counters_.tcp_framing_errors;
+}
+
+void Pipeline::on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts) {
+    Finding f;
+    f.code = code;
+    f.severity = default_severity(code);
+    f.ts_ns = ts;
+    f.transport = code == FindingCode::dns_tcp_retry_failed ? MessageTransport::tcp : MessageTransport::udp;
+    f.ip_version = w.client.version;
+    f.client = w.client;
+    f.server = w.server;
+    f.client_port = w.client_port;
+    f.server_port = w.server_port;
+    f.has_id = true;
+    f.id = w.id;
+    f.has_question = true;
+    f.qname = w.qname;
+    f.qtype = w.qtype;
+    f.response_size = w.response_size;
+    f.reason = reason;
+    if (w.query_frame) f.add_frame(w.query_frame);
+    f.add_frame(w.tc_frame);
+    if (w.tcp_frame) f.add_frame(w.tcp_frame);
+    emit(f);
+}
+
 void Pipeline::finish() {
+    tcp_.drain(now_ns_);
+    tc_watch_.drain([this](const TcWatch& w) {
+        on_tc_watch_end(w, FindingCode::dns_truncated_no_tcp_retry, "end_of_input", now_ns_);
+    });
     fragments_.drain([this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
 }

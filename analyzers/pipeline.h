@@ -11,10 +11,13 @@
 
 #include "analyzers/dns/message.h"
 #include "analyzers/findings.h"
+#include "analyzers/tc_fallback.h"
 #include "analyzers/transactions.h"
 #include "dataplane/decode.h"
 #include "dataplane/defrag.h"
 #include "dataplane/packet.h"
+#include "dataplane/tcp_reassembly.h"
+#include "analyzers/dns/tcp_framing.h"
 
 namespace frag53 {
 
@@ -24,6 +27,11 @@ struct PipelineConfig {
     size_t max_pending = 65536;                    // pending queries per worker
     std::vector<uint16_t> dns_ports{53};
     FragmentTableConfig fragments;                 // caps and timeouts of IP reassembly
+    uint32_t tcp_max_connections = 4096;           // TCP connections tracked on DNS ports
+    uint64_t tcp_max_buffered = 64ull << 20;       // out-of-order TCP bytes, all connections
+    uint64_t tcp_idle_timeout_ns = 60'000'000'000ull;
+    uint64_t tcp_retry_window_ns = 5'000'000'000ull;  // TC=1 -> TCP retry expected within this
+    size_t tc_watch_capacity = 4096;                  // truncated answers awaiting their retry
 };
 
 // Response-size histogram buckets (upper bounds, inclusive); the last bucket is "larger".
@@ -45,7 +53,8 @@ struct PipelineCounters {
     uint64_t dns_udp = 0, dns_tcp = 0;
     uint64_t dns_matched = 0, dns_malformed = 0, dns_capture_truncated = 0;
     uint64_t dns_short = 0;               // DNS-port payloads too short for a header
-    uint64_t dns_tcp_segments = 0;        // TCP segments on DNS ports (stream reassembly: later)
+    uint64_t dns_tcp_segments = 0;        // TCP segments with payload on DNS ports
+    uint64_t tcp_framing_errors = 0;      // empty / oversize / abandoned DNS-over-TCP messages
     uint64_t icmp_too_big = 0;            // ICMPv4 frag-needed and ICMPv6 packet-too-big
     uint64_t icmp_too_big_dns = 0;        // ... quoting a DNS packet (icmp.frag_needed)
     uint64_t unmatched_responses = 0;
@@ -53,6 +62,7 @@ struct PipelineCounters {
     uint64_t unanswered = 0;
     uint64_t time_jumps = 0;              // packet time went back by more than a timeout
     uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
+    uint64_t tc_watch_evicted = 0;        // truncated answers whose retry went unjudged (cap)
     uint64_t rtt_count = 0, rtt_total_ns = 0, rtt_max_ns = 0;
     std::array<uint64_t, response_size_bounds.size() + 1> response_sizes{};
     std::array<uint64_t, finding_code_count> findings{};
@@ -60,7 +70,7 @@ struct PipelineCounters {
     void merge(const PipelineCounters& o) noexcept;
 };
 
-class Pipeline {
+class Pipeline final : private TcpStreamSink, private dns::TcpMessageSink {
 public:
     Pipeline(const PipelineConfig& config, FindingSink& sink);
 
@@ -71,6 +81,7 @@ public:
 
     const PipelineCounters& counters() const noexcept { return counters_; }
     const FragmentCounters& fragment_counters() const noexcept { return fragments_.counters(); }
+    const TcpReassemblyCounters& tcp_counters() const noexcept { return tcp_.counters(); }
     size_t pending() const noexcept { return transactions_.size(); }
     size_t pending_capacity() const noexcept { return transactions_.capacity(); }
 
@@ -91,10 +102,16 @@ private:
     Finding fragment_finding(FindingCode code, const FragmentKey& key, uint64_t ts) const;
     void add_fragment_evidence(Finding& f, const DatagramInfo& info) const;
     void on_udp(const PacketView& pkt, const DecodedPacket& dec);
+    // TCP: reassembled bytes -> DNS framing -> the same message path as UDP.
+    void on_data(const TcpData& d) noexcept override;
+    void on_event(const TcpEvent& e) noexcept override;
+    void on_message(const dns::TcpDnsMessage& m) noexcept override;
+    void on_framing_event(const dns::TcpFramingEvent& e) noexcept override;
     void on_dns_message(const MessageContext& ctx, Bytes payload);
     void on_query(const MessageContext& ctx);
     void on_response(const MessageContext& ctx);
     void on_unanswered(const PendingQuery& q, std::string_view reason);
+    void on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void emit(Finding& f);
     // A finding about the message in flight; with_message=false when message_ does not hold it.
@@ -113,6 +130,12 @@ private:
     DecodedPacket reassembled_;  // a datagram rebuilt from fragments
     const DatagramInfo* reassembled_info_ = nullptr;  // set while reassembled_ is dispatched
     FragmentTable fragments_;
+    TcpReassembler tcp_;
+    TcFallbackTracker tc_watch_;
+    std::vector<std::array<dns::TcpMessageFramer, 2>> framers_;  // per TCP connection slot
+    const TcpConnection* tcp_conn_ = nullptr;  // the connection whose bytes are being framed
+    TcpDir tcp_dir_ = TcpDir::to_server;
+    DecodedPacket tcp_message_;                // addresses and ports of the message being handled
     std::array<uint64_t, 256> tiny_reported_{};  // recent datagrams already reported tiny
     dns::MessageView message_;
     uint64_t now_ns_ = 0;

@@ -119,6 +119,17 @@ std::string describe_finding(const Finding& f) {
              ": fragment at offset " + std::to_string(f.offset) + ", " + std::to_string(f.length) + " B" +
              (f.reason.empty() ? std::string{} : " (" + std::string(f.reason) + " cap)");
         break;
+    case FindingCode::dns_truncated_no_tcp_retry:
+        s += "TC=1 answer (" + std::to_string(f.response_size) + " B) and no TCP retry " +
+             (f.reason == "end_of_input" ? "before the end of the capture" : "within the retry window");
+        break;
+    case FindingCode::dns_tcp_retry_failed:
+        s += "TCP retry after TC=1 failed: " +
+             std::string(f.reason == "syn_unanswered" ? "SYN never answered"
+                         : f.reason == "reset"        ? "connection reset"
+                         : f.reason == "no_query"     ? "connection closed before the query"
+                                                      : "no DNS answer over TCP");
+        break;
     case FindingCode::count_:
         break;
     }

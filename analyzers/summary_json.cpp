@@ -103,6 +103,10 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("capacity", pending_capacity);
     num("evicted", c.pending_evicted);
     w.EndObject();
+    w.Key("tc_retry_watch");
+    w.StartObject();
+    num("evicted", c.tc_watch_evicted);
+    w.EndObject();
     w.EndObject();
 
     w.Key("findings");

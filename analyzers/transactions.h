@@ -40,6 +40,7 @@ struct PendingQuery {
     uint16_t udp_size = 0;  // advertised EDNS UDP size as sent
     bool complete = true;   // false when the capture cut the query (its OPT may be lost)
     uint64_t response_fragment_frame = 0;  // first fragment of its response seen, not completed
+    bool tc_retry = false;  // a TCP query retrying a truncated UDP answer
 
     // Table bookkeeping.
     uint64_t hash = 0;

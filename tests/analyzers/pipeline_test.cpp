@@ -343,6 +343,106 @@ TEST_F(PipelineTest, TinyFragmentsAreReportedOncePerDatagram) {
     EXPECT_EQ(pipeline_.counters().dns_queries, 1u);
 }
 
+// TCP exchanges between client port 50000 and the server, with a real handshake.
+class TcpPipelineTest : public PipelineTest {
+protected:
+    static constexpr uint8_t SYN = 0x02, ACK = 0x10, PSH = 0x08, RST = 0x04, FIN = 0x01;
+    void c2s(uint8_t flags, uint32_t seq, uint32_t ack, const std::vector<uint8_t>& data, uint64_t ts) {
+        feed(testing::tcp4_frame(client_ip, server_ip, 50000, 53, seq, ack, flags, data), ts);
+    }
+    void s2c(uint8_t flags, uint32_t seq, uint32_t ack, const std::vector<uint8_t>& data, uint64_t ts) {
+        feed(testing::tcp4_frame(server_ip, client_ip, 53, 50000, seq, ack, flags, data), ts);
+    }
+    void handshake(uint64_t ts) {
+        c2s(SYN, 1000, 0, {}, ts);
+        s2c(SYN | ACK, 5000, 1001, {}, ts + 100);
+        c2s(ACK, 1001, 5001, {}, ts + 200);
+    }
+    void truncated_udp(uint16_t id, const char* name, uint64_t ts) {
+        query(edns_query(id, name, 16, 1232), ts, 40000);
+        response(answer(id, name, 16, 0, true, 0x8380), ts + 1000, 40000);
+    }
+};
+
+TEST_F(TcpPipelineTest, MessagesSplitAcrossSegmentsAreFramedAndMatched) {
+    handshake(1 * sec);
+    auto q = testing::tcp_framed(edns_query(50, "tcp.example", 16));
+    // The length prefix alone, then the rest.
+    c2s(ACK | PSH, 1001, 5001, {q.begin(), q.begin() + 2}, 1 * sec + 300);
+    c2s(ACK | PSH, 1003, 5001, {q.begin() + 2, q.end()}, 1 * sec + 400);
+    auto r = testing::tcp_framed(answer(50, "tcp.example", 16, 3000, true));
+    // The answer in two segments, the second one first.
+    size_t half = r.size() / 2;
+    s2c(ACK | PSH, 5001 + static_cast<uint32_t>(half), static_cast<uint32_t>(1001 + q.size()),
+        {r.begin() + static_cast<long>(half), r.end()}, 1 * sec + 600);
+    s2c(ACK | PSH, 5001, static_cast<uint32_t>(1001 + q.size()), {r.begin(), r.begin() + static_cast<long>(half)},
+        1 * sec + 700);
+    pipeline_.finish();
+    const auto& c = pipeline_.counters();
+    EXPECT_EQ(c.dns_tcp, 2u);
+    EXPECT_EQ(c.dns_matched, 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_oversized_response), 0u);  // a UDP finding only
+    EXPECT_TRUE(sink_.findings.empty()) << code_name(sink_.findings.front().code);
+}
+
+TEST_F(TcpPipelineTest, TruncatedAnswerRetriedOverTcpIsFine) {
+    truncated_udp(51, "big.example", 1 * sec);
+    handshake(1 * sec + 2000);
+    c2s(ACK | PSH, 1001, 5001, testing::tcp_framed(edns_query(777, "big.example", 16)), 1 * sec + 3000);
+    pipeline_.finish();
+    EXPECT_EQ(sink_.count(FindingCode::dns_truncated), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_truncated_no_tcp_retry), 0u);
+    // The TCP query itself got no answer: that is the failed retry.
+    ASSERT_EQ(sink_.count(FindingCode::dns_tcp_retry_failed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_tcp_retry_failed)->reason, "no_response");
+    EXPECT_EQ(sink_.count(FindingCode::dns_unanswered), 0u);
+}
+
+TEST_F(TcpPipelineTest, TruncatedAnswerWithoutRetryWithinTheWindow) {
+    truncated_udp(52, "big.example", 1 * sec);
+    query(edns_query(53, "later.example", 1), 7 * sec, 40001);  // time moves on
+    ASSERT_EQ(sink_.count(FindingCode::dns_truncated_no_tcp_retry), 1u);
+    const Finding* f = sink_.first(FindingCode::dns_truncated_no_tcp_retry);
+    EXPECT_EQ(f->reason, "timeout");
+    EXPECT_EQ(f->qname.to_string(), "big.example.");
+    ASSERT_EQ(f->frame_count, 2);
+    EXPECT_EQ(f->frames[0], 1u);
+}
+
+TEST_F(TcpPipelineTest, RetrySynNeverAnswered) {
+    truncated_udp(54, "big.example", 1 * sec);
+    c2s(SYN, 1000, 0, {}, 1 * sec + 2000);
+    c2s(SYN, 1000, 0, {}, 2 * sec);
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::dns_tcp_retry_failed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_tcp_retry_failed)->reason, "syn_unanswered");
+    EXPECT_EQ(sink_.count(FindingCode::dns_truncated_no_tcp_retry), 0u);
+}
+
+TEST_F(TcpPipelineTest, RetryConnectionReset) {
+    truncated_udp(55, "big.example", 1 * sec);
+    handshake(1 * sec + 2000);
+    s2c(RST | ACK, 5001, 1001, {}, 1 * sec + 3000);
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::dns_tcp_retry_failed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_tcp_retry_failed)->reason, "reset");
+}
+
+TEST_F(TcpPipelineTest, RetryAnsweredOverTcpGivesNoFinding) {
+    truncated_udp(56, "ok.example", 1 * sec);
+    handshake(1 * sec + 2000);
+    auto q = testing::tcp_framed(edns_query(900, "ok.example", 16));
+    c2s(ACK | PSH, 1001, 5001, q, 1 * sec + 3000);
+    s2c(ACK | PSH, 5001, static_cast<uint32_t>(1001 + q.size()),
+        testing::tcp_framed(answer(900, "ok.example", 16, 2000, true)), 1 * sec + 4000);
+    c2s(FIN | ACK, static_cast<uint32_t>(1001 + q.size()), 5001, {}, 1 * sec + 5000);
+    pipeline_.finish();
+    EXPECT_EQ(sink_.count(FindingCode::dns_truncated), 1u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_tcp_retry_failed), 0u);
+    EXPECT_EQ(sink_.count(FindingCode::dns_truncated_no_tcp_retry), 0u);
+    EXPECT_EQ(pipeline_.counters().dns_matched, 2u);
+}
+
 TEST(PipelineConfigTest, ConfiguredPortsAndEvictionUnderCap) {
     PipelineConfig cfg;
     cfg.dns_ports = {5353};

@@ -44,6 +44,44 @@ inline std::vector<uint8_t> udp4_frame(uint32_t src, uint32_t dst, uint16_t spor
     return f;
 }
 
+// Ethernet + IPv4 + TCP (20-byte header) carrying `payload`.
+inline std::vector<uint8_t> tcp4_frame(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                                       uint32_t seq, uint32_t ack, uint8_t flags,
+                                       const std::vector<uint8_t>& payload = {}) {
+    std::vector<uint8_t> f = udp4_frame(src, dst, 0, 0, {});
+    f.resize(14 + 20);
+    f[14 + 9] = 6;
+    uint16_t total = static_cast<uint16_t>(20 + 20 + payload.size());
+    f[14 + 2] = static_cast<uint8_t>(total >> 8);
+    f[14 + 3] = static_cast<uint8_t>(total);
+    auto u16 = [&f](uint16_t v) {
+        f.push_back(static_cast<uint8_t>(v >> 8));
+        f.push_back(static_cast<uint8_t>(v));
+    };
+    auto u32 = [&](uint32_t v) {
+        u16(static_cast<uint16_t>(v >> 16));
+        u16(static_cast<uint16_t>(v));
+    };
+    u16(sport);
+    u16(dport);
+    u32(seq);
+    u32(ack);
+    f.push_back(0x50);  // data offset 5
+    f.push_back(flags);
+    u16(65535);
+    u16(0);
+    u16(0);
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
+// A DNS message with its RFC 1035 two-byte TCP length prefix.
+inline std::vector<uint8_t> tcp_framed(const std::vector<uint8_t>& msg) {
+    std::vector<uint8_t> out = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
+    out.insert(out.end(), msg.begin(), msg.end());
+    return out;
+}
+
 // ICMPv4 fragmentation-needed from `router` to `dst` quoting the first `quote_len` bytes of the
 // IP packet inside `quoted_frame` (an Ethernet frame as udp4_frame builds).
 inline std::vector<uint8_t> icmp4_frag_needed_frame(uint32_t router, uint32_t dst, uint16_t mtu,

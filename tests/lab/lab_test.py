@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""End-to-end lab test: real named + dig through a router (scripts/lab), then frag53.
+
+usage: lab_test.py FRAG53 SOURCE_ROOT [--scenario NAME]... [--keep DIR]
+
+For each scenario of `scripts/lab list`:
+  1. `scripts/lab capture SCENARIO TMP` builds the captures and SCENARIO.expect.json;
+  2. the tshark checks of the expect file prove the lab did what the scenario says
+     (fragments present or absent, ICMP errors, TC=1, TCP retries, drops);
+  3. `frag53 analyze CAPTURE --summary-json S --events E -q`, and every summary
+     value of the expect file is checked;
+  4. independent witness: tshark reassembles the same capture, and its counts of
+     reassembled datagrams, incomplete fragment sets and fragments, and the sizes
+     of the reassembled DNS messages, must equal frag53's ip/ counters and the
+     response_size of its dns.fragmented_response events (as multisets).
+
+One line per check, then "N passed, M failed"; exit 1 on any failure, 77 (skip)
+when the lab cannot run here (not root, no network namespaces, missing tools).
+Standard library only.
+"""
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+CAPTURE_TIMEOUT = 120
+ANALYZE_TIMEOUT = 60
+TSHARK_TIMEOUT = 60
+TSHARK_PREFS = ["-o", "ip.defragment:TRUE", "-o", "ipv6.defragment:TRUE"]
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, where, what, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print(f"{'ok  ' if ok else 'FAIL'} {where}: {what}{(' — ' + detail) if detail else ''}", flush=True)
+        return ok
+
+
+def skip(reason):
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def preflight(root):
+    if os.geteuid() != 0:
+        skip("the lab needs root (network namespaces, named, tcpdump)")
+    for tool in ("ip", "nft", "named", "dig", "tcpdump", "tshark", "dnssec-signzone"):
+        if shutil.which(tool) is None:
+            skip(f"{tool} not found (scripts/bootstrap installs it)")
+    probe = f"f53-probe-{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if r.returncode != 0:
+        skip(f"ip netns is unavailable here: {r.stderr.strip()}")
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    if not os.access(os.path.join(root, "scripts", "lab"), os.X_OK):
+        skip("scripts/lab not found or not executable")
+
+
+def summary_get(summary, path):
+    """'findings/dns.truncated' -> summary['findings']['dns.truncated']; codes contain dots."""
+    node = summary
+    for part in path.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def want_ok(got, want):
+    if isinstance(want, dict):
+        if "min" in want and got < want["min"]:
+            return False
+        if "max" in want and got > want["max"]:
+            return False
+        return True
+    return got == want
+
+
+def want_str(want):
+    if isinstance(want, dict):
+        return " and ".join(f"{'>=' if k == 'min' else '<='} {v}" for k, v in want.items())
+    return f"== {want}"
+
+
+def tshark_count(pcap, dfilter):
+    r = subprocess.run(["tshark", "-n", "-r", pcap, *TSHARK_PREFS, "-Y", dfilter, "-T", "fields",
+                        "-e", "frame.number"], capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
+    if r.returncode != 0:
+        raise RuntimeError(f"tshark -Y '{dfilter}': {r.stderr.strip()[:300]}")
+    return sum(1 for line in r.stdout.splitlines() if line.strip())
+
+
+def tshark_fragments(pcap):
+    """Fragments, reassembled datagrams, incomplete sets and reassembled DNS sizes, by tshark."""
+    fields = ["ip.src", "ip.dst", "ip.id", "ipv6.src", "ipv6.dst", "ipv6.fraghdr.ident",
+              "ip.fragment.count", "ipv6.fragment.count", "udp.srcport", "udp.dstport", "udp.length",
+              "dns.flags.response"]
+    cmd = ["tshark", "-n", "-r", pcap, *TSHARK_PREFS,
+           # Fragments themselves, not ICMP errors quoting one.
+           "-Y", "(ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fraghdr) && !icmp && !icmpv6",
+           "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
+    for f in fields:
+        cmd += ["-e", f]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
+    if r.returncode != 0:
+        raise RuntimeError(f"tshark fragments: {r.stderr.strip()[:300]}")
+    sets = {}
+    sizes = []
+    frames = 0
+    for line in r.stdout.splitlines():
+        v = dict(zip(fields, line.split("\t")))
+        frames += 1
+        if v["ip.src"]:
+            key = ("4", v["ip.src"], v["ip.dst"], v["ip.id"])
+        else:
+            key = ("6", v["ipv6.src"], v["ipv6.dst"], v["ipv6.fraghdr.ident"])
+        done = bool(v["ip.fragment.count"] or v["ipv6.fragment.count"])
+        sets[key] = sets.get(key, False) or done
+        if done and v["udp.length"] and "53" in (v["udp.srcport"], v["udp.dstport"]) and v["dns.flags.response"] == "1":
+            sizes.append(int(v["udp.length"]) - 8)
+    return {
+        "fragments": frames,
+        "reassembled": sum(1 for d in sets.values() if d),
+        "incomplete": sum(1 for d in sets.values() if not d),
+        "response_sizes": sorted(sizes),
+    }
+
+
+def check_capture(res, frag53, pcap, spec, workdir):
+    name = os.path.basename(pcap)
+    if not os.path.exists(pcap):
+        res.check(False, name, "capture exists", "scripts/lab did not write it")
+        return
+
+    # 1. The lab did what the scenario says.
+    for t in spec.get("tshark", []):
+        try:
+            got = tshark_count(pcap, t["filter"])
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            res.check(False, name, f"lab (tshark) {t['what']}", str(e))
+            continue
+        op, n = t["op"], t["count"]
+        ok = {"==": got == n, ">=": got >= n, "<=": got <= n}.get(op, False)
+        res.check(ok, name, f"lab (tshark) {t['what']}", f"{got}, want {op} {n}")
+
+    # 2. frag53's summary.
+    stem = os.path.join(workdir, name.rsplit(".", 1)[0])
+    sjson, ejson = stem + ".summary.json", stem + ".events.jsonl"
+    cmd = [frag53, "analyze", pcap, "--summary-json", sjson, "--events", ejson, "-q"]
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=ANALYZE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        res.check(False, name, "frag53 analyze", f"no exit within {ANALYZE_TIMEOUT} s")
+        return
+    summary = None
+    if r.returncode == 0:
+        try:
+            with open(sjson) as f:
+                summary = json.load(f)
+        except (OSError, ValueError) as e:
+            detail = f"summary unreadable: {e}"
+    else:
+        detail = f"exit {r.returncode}: {(r.stderr.strip() or r.stdout.strip())[-300:]}"
+    if not res.check(summary is not None, name, "frag53 analyze",
+                     f"{time.monotonic() - t0:.1f} s" if summary is not None else detail):
+        return
+    events = []
+    try:
+        with open(ejson) as f:
+            events = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as e:
+        res.check(False, name, "frag53 events file", str(e))
+
+    for path, want in spec.get("expect", {}).items():
+        got = summary_get(summary, path)
+        if got is None:
+            res.check(False, name, f"{path} {want_str(want)}", "not in the summary (not implemented)")
+        elif not isinstance(got, (int, float)):
+            res.check(False, name, f"{path} {want_str(want)}", f"not a number: {got!r}")
+        else:
+            res.check(want_ok(got, want), name, f"{path} {want_str(want)}", f"got {got}")
+
+    # 3. Independent witness: tshark's reassembly against frag53's.
+    try:
+        w = tshark_fragments(pcap)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        res.check(False, name, "witness (tshark reassembly)", str(e))
+        return
+    for key in ("fragments", "reassembled", "incomplete"):
+        got = summary_get(summary, f"ip/{key}")
+        res.check(got == w[key], name, f"witness ip/{key} == tshark's {w[key]}",
+                  "not in the summary (not implemented)" if got is None else f"frag53 {got}")
+    sizes = sorted(e.get("response_size") for e in events if e.get("code") == "dns.fragmented_response")
+    if w["response_sizes"] or sizes:
+        ok = collections.Counter(sizes) == collections.Counter(w["response_sizes"])
+        res.check(ok, name, "witness sizes of dns.fragmented_response == tshark's reassembled DNS responses",
+                  f"tshark {w['response_sizes']}, frag53 {sizes}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("frag53")
+    ap.add_argument("source_root")
+    ap.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
+    ap.add_argument("--keep", metavar="DIR", help="write captures, summaries and events here and keep them")
+    args = ap.parse_args()
+    root = os.path.abspath(args.source_root)
+    frag53 = os.path.abspath(args.frag53)
+    preflight(root)
+    if not os.access(frag53, os.X_OK):
+        print(f"FAIL: frag53 not executable: {frag53}")
+        return 1
+
+    lab = os.path.join(root, "scripts", "lab")
+    r = subprocess.run([lab, "list"], capture_output=True, text=True, timeout=30)
+    scenarios = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+    if args.scenario:
+        unknown = set(args.scenario) - set(scenarios)
+        if unknown:
+            print(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(scenarios)}")
+            return 2
+        scenarios = [s for s in scenarios if s in args.scenario]
+
+    res = Results()
+    start = time.monotonic()
+    tmp = None
+    if args.keep:
+        base = os.path.abspath(args.keep)
+        os.makedirs(base, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="f53-labtest-")
+        base = tmp.name
+    try:
+        for sc in scenarios:
+            t0 = time.monotonic()
+            print(f"== {sc}", flush=True)
+            try:
+                r = subprocess.run([lab, "capture", sc, base], capture_output=True, text=True,
+                                   timeout=CAPTURE_TIMEOUT)
+                lab_ok, detail = r.returncode == 0, f"exit {r.returncode}"
+                log = r.stderr
+            except subprocess.TimeoutExpired as e:
+                lab_ok, detail = False, f"no exit within {CAPTURE_TIMEOUT} s"
+                log = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+            for line in log.splitlines():
+                if "could be dangerous" not in line:
+                    print(f"   | {line}")
+            if not res.check(lab_ok, sc, "scripts/lab capture", detail):
+                continue
+            try:
+                with open(os.path.join(base, f"{sc}.expect.json")) as f:
+                    expect = json.load(f)
+            except (OSError, ValueError) as e:
+                res.check(False, sc, "expect file", str(e))
+                continue
+            for cap, spec in expect["captures"].items():
+                check_capture(res, frag53, os.path.join(base, cap), spec, base)
+            print(f"   ({sc}: {time.monotonic() - t0:.1f} s)", flush=True)
+    finally:
+        if tmp:
+            tmp.cleanup()
+    print(f"lab: {len(scenarios)} scenarios in {time.monotonic() - start:.0f} s")
+    print(f"{res.passed} passed, {res.failed} failed")
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
