@@ -99,6 +99,27 @@ std::string finding_to_json(const Finding& f) {
         w.Key("fragment_length");
         w.Uint(f.length);
     }
+    if (f.code == FindingCode::path_dnssec_queries_lost || f.code == FindingCode::path_large_responses_lost) {
+        w.Key("do0_queries");
+        w.Uint64(f.path.do0_queries);
+        w.Key("do0_answered");
+        w.Uint64(f.path.do0_answered);
+        w.Key("do1_queries");
+        w.Uint64(f.path.do1_queries);
+        w.Key("do1_answered");
+        w.Uint64(f.path.do1_answered);
+        w.Key("large_answers");
+        w.Uint64(f.path.large_answers);
+        w.Key("large_reasked");
+        w.Uint64(f.path.large_reasked);
+        if (f.path.size_max) {
+            w.Key("large_sizes");
+            w.StartArray();
+            w.Uint(f.path.size_min);
+            w.Uint(f.path.size_max);
+            w.EndArray();
+        }
+    }
     if (f.code == FindingCode::icmp_frag_needed) {
         w.Key("mtu");
         w.Uint(f.mtu);

@@ -31,6 +31,9 @@ constexpr std::array<CodeInfo, finding_code_count> code_info{{
     {"ip.fragment_limit", Severity::warning},
     {"dns.truncated_no_tcp_retry", Severity::warning},
     {"dns.tcp_retry_failed", Severity::error},
+    {"dns.bufsize_fallback", Severity::info},
+    {"path.dnssec_queries_lost", Severity::error},
+    {"path.large_responses_lost", Severity::error},
 }};
 
 }  // namespace

@@ -33,6 +33,9 @@ enum class FindingCode : uint8_t {
     ip_fragment_limit,
     dns_truncated_no_tcp_retry,
     dns_tcp_retry_failed,
+    dns_bufsize_fallback,
+    path_dnssec_queries_lost,
+    path_large_responses_lost,
     count_,
 };
 inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);
@@ -86,6 +89,12 @@ struct Finding {
     uint32_t bytes_received = 0;       // ip.fragment_incomplete: payload bytes that arrived
     uint16_t holes = 0;                // ip.fragment_incomplete: gaps still open
     uint32_t offset = 0, length = 0;   // ip.fragment_*: the fragment that raised it
+    // path.*: per-server evidence.
+    struct PathEvidence {
+        uint64_t do0_queries = 0, do0_answered = 0, do1_queries = 0, do1_answered = 0;
+        uint64_t large_answers = 0, large_reasked = 0;
+        uint32_t size_min = 0, size_max = 0;
+    } path;
     std::string_view reason;       // malformed: ParseError name; unanswered: "timeout"/"end_of_input"
     uint32_t reason_offset = 0;    // malformed: where in the message parsing stopped
     std::array<uint64_t, 16> frames{};  // evidence: capture frame numbers (query first)

@@ -407,6 +407,44 @@ void Pipeline::on_query(const MessageContext& ctx) {
     q.complete = !ctx.cut;
     if (ctx.transport == MessageTransport::tcp && has_q)
         q.tc_retry = tc_watch_.tcp_question(d.src, d.dst, qname, qtype, qclass);
+    if (records_ != nullptr && has_q) {
+        QueryRecord r;
+        r.client = d.src;
+        r.server = d.dst;
+        r.client_port = d.sport;
+        r.server_port = d.dport;
+        r.id = key.id;
+        r.qname = qname;
+        r.qtype = qtype;
+        r.transport = ctx.transport;
+        r.edns = q.edns && q.complete;
+        r.do_bit = q.do_bit;
+        r.udp_size = q.udp_size;
+        r.ts_ns = ctx.pkt->ts_ns;
+        r.frame = ctx.pkt->frame;
+        records_->on_query(r);
+    }
+}
+
+void Pipeline::record_outcome(const PendingQuery& q, bool answered, bool truncated, uint32_t size,
+                              uint64_t ts, uint64_t frame) {
+    if (records_ == nullptr || !q.has_question) return;
+    OutcomeRecord r;
+    r.client = q.key.client;
+    r.server = q.key.server;
+    r.qname = q.qname;
+    r.qtype = q.qtype;
+    r.transport = q.key.transport;
+    r.do_bit = q.do_bit;
+    r.answered = answered;
+    r.truncated = truncated;
+    r.fragmented = answered && reassembled_info_ != nullptr;
+    r.tc_retry = q.tc_retry;
+    r.response_size = size;
+    r.query_ts_ns = q.first_ts;
+    r.ts_ns = ts;
+    r.frame = frame;
+    records_->on_outcome(r);
 }
 
 void Pipeline::on_response(const MessageContext& ctx) {
@@ -495,6 +533,7 @@ void Pipeline::on_response(const MessageContext& ctx) {
             emit(f);
         }
     }
+    record_outcome(*q, true, h.tc(), ctx.wire_size, ctx.pkt->ts_ns, ctx.pkt->frame);
     transactions_.erase(*q);
 }
 
@@ -522,6 +561,7 @@ void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {
         f.add_frame(q.response_fragment_frame);
     }
     emit(f);
+    record_outcome(q, false, false, 0, now_ns_, 0);
 }
 
 void Pipeline::on_icmp_too_big(const PacketView& pkt, const DecodedPacket& d) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analyzers/dns/message.h"
+#include "analyzers/aggregator.h"
 #include "analyzers/findings.h"
 #include "analyzers/tc_fallback.h"
 #include "analyzers/transactions.h"
@@ -79,6 +80,9 @@ public:
     // End of input: queries still pending are reported unanswered (reason end_of_input).
     void finish();
 
+    // Where transaction records for cross-flow analysis go (the aggregator); none by default.
+    void set_record_sink(TransactionRecordSink* s) noexcept { records_ = s; }
+
     const PipelineCounters& counters() const noexcept { return counters_; }
     const FragmentCounters& fragment_counters() const noexcept { return fragments_.counters(); }
     const TcpReassemblyCounters& tcp_counters() const noexcept { return tcp_.counters(); }
@@ -111,6 +115,8 @@ private:
     void on_query(const MessageContext& ctx);
     void on_response(const MessageContext& ctx);
     void on_unanswered(const PendingQuery& q, std::string_view reason);
+    void record_outcome(const PendingQuery& q, bool answered, bool truncated, uint32_t size, uint64_t ts,
+                        uint64_t frame);
     void on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void emit(Finding& f);
@@ -122,6 +128,7 @@ private:
 
     PipelineConfig config_;
     FindingSink& sink_;
+    TransactionRecordSink* records_ = nullptr;
     std::bitset<65536> dns_ports_;
     PipelineCounters counters_;
     TransactionTable transactions_;

@@ -49,7 +49,9 @@ std::string question(const Finding& f) {
 
 std::string describe_finding(const Finding& f) {
     std::string s = format_timestamp(f.ts_ns) + " ";
-    if (is_ip_level(f)) {
+    if (f.code == FindingCode::path_dnssec_queries_lost || f.code == FindingCode::path_large_responses_lost) {
+        s += "server " + f.server.to_string() + ": ";
+    } else if (is_ip_level(f)) {
         s += f.client.to_string() + " -> " + f.server.to_string() + ": ";
     } else {
         s += endpoint(f.client, f.client_port) + " -> " + endpoint(f.server, f.server_port) + " " +
@@ -130,6 +132,21 @@ std::string describe_finding(const Finding& f) {
                          : f.reason == "no_query"     ? "connection closed before the query"
                                                       : "no DNS answer over TCP");
         break;
+    case FindingCode::dns_bufsize_fallback:
+        s += "asked again with " +
+             (f.advertised_size < 0 ? std::string("no EDNS") : "EDNS size " + std::to_string(f.advertised_size)) +
+             " after a " + std::string(f.reason) + " attempt with EDNS size " + std::to_string(f.limit);
+        break;
+    case FindingCode::path_dnssec_queries_lost:
+        s += "DO=1 queries answered " + std::to_string(f.path.do1_answered) + "/" +
+             std::to_string(f.path.do1_queries) + ", DO=0 queries answered " + std::to_string(f.path.do0_answered) +
+             "/" + std::to_string(f.path.do0_queries);
+        break;
+    case FindingCode::path_large_responses_lost:
+        s += std::to_string(f.path.large_reasked) + " of " + std::to_string(f.path.large_answers) +
+             " large UDP answers (" + std::to_string(f.path.size_min) + "-" + std::to_string(f.path.size_max) +
+             " B) were followed by the client asking again";
+        break;
     case FindingCode::count_:
         break;
     }
@@ -137,7 +154,7 @@ std::string describe_finding(const Finding& f) {
 }
 
 void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
-                  const ReportCollector& report) {
+                  const ReportCollector& report, const Aggregator* servers) {
     std::fprintf(out, "frag53 %s report\n", FRAG53_VERSION);
     std::fprintf(out, "\nInput\n");
     for (const auto& in : run.inputs) std::fprintf(out, "  file       %s\n", in.c_str());
@@ -190,6 +207,31 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
                 codes += std::string(code_name(static_cast<FindingCode>(i))) + " " + std::to_string(s.by_code[i]);
             }
             std::fprintf(out, "  %-40s %8llu  %s\n", s.address.to_string().c_str(), u(s.findings), codes.c_str());
+        }
+    }
+
+    if (servers != nullptr) {
+        auto list = servers->servers_by_queries(10);
+        if (!list.empty()) {
+            std::fprintf(out, "\nServers (by queries)\n");
+            std::fprintf(out, "  %-28s %7s %9s %9s %8s %7s %5s %5s %9s\n", "server", "queries", "ans DO=0",
+                         "ans DO=1", "largest", ">1232", "frag", "TC", "TCP ok");
+            auto pct = [](uint64_t a, uint64_t t) {
+                char b[16];
+                if (t == 0) return std::string("-");
+                std::snprintf(b, sizeof b, "%.0f%%", 100.0 * static_cast<double>(a) / static_cast<double>(t));
+                return std::string(b);
+            };
+            for (const auto& s : list) {
+                std::string tcp = s.tcp_retries ? std::to_string(s.tcp_retries_answered) + "/" +
+                                                      std::to_string(s.tcp_retries)
+                                                : "-";
+                std::fprintf(out, "  %-28s %7llu %9s %9s %8u %7s %5llu %5llu %9s\n", s.address.to_string().c_str(),
+                             u(s.queries), pct(s.do0_answered, s.do0_queries).c_str(),
+                             pct(s.do1_answered, s.do1_queries).c_str(), s.largest_answer,
+                             pct(s.answers_over_threshold, s.answers).c_str(), u(s.fragmented), u(s.truncated),
+                             tcp.c_str());
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "analyzers/aggregator.h"
 #include "analyzers/findings.h"
 #include "analyzers/pipeline.h"
 #include "dataplane/pcap_file_source.h"
@@ -52,6 +53,6 @@ struct RunInfo {
 std::string describe_finding(const Finding& f);
 
 void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
-                  const ReportCollector& report);
+                  const ReportCollector& report, const Aggregator* servers = nullptr);
 
 }  // namespace frag53

@@ -3,11 +3,13 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "analyzers/aggregator.h"
 #include "frag53_config.h"
 
 namespace frag53 {
 
-std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t pending_capacity) {
+std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t pending_capacity,
+                         const Aggregator* servers) {
     rapidjson::StringBuffer buf;
     rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
     w.SetIndent(' ', 2);
@@ -108,6 +110,32 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("evicted", c.tc_watch_evicted);
     w.EndObject();
     w.EndObject();
+
+    if (servers != nullptr) {
+        w.Key("servers");
+        w.StartArray();
+        for (const auto& s : servers->servers_by_queries(20)) {
+            w.StartObject();
+            w.Key("address");
+            w.String(s.address.to_string().c_str());
+            num("queries", s.queries);
+            num("do0_queries", s.do0_queries);
+            num("do0_answered", s.do0_answered);
+            num("do1_queries", s.do1_queries);
+            num("do1_answered", s.do1_answered);
+            num("answers", s.answers);
+            num("largest_answer", s.largest_answer);
+            num("answers_over_threshold", s.answers_over_threshold);
+            num("fragmented", s.fragmented);
+            num("truncated", s.truncated);
+            num("tcp_retries", s.tcp_retries);
+            num("tcp_retries_answered", s.tcp_retries_answered);
+            num("large_answers", s.large_answers);
+            num("large_reasked", s.large_reasked);
+            w.EndObject();
+        }
+        w.EndArray();
+    }
 
     w.Key("findings");
     w.StartObject();

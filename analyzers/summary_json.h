@@ -8,6 +8,7 @@
 
 namespace frag53 {
 
-std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t pending_capacity);
+std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t pending_capacity,
+                         const Aggregator* servers = nullptr);
 
 }  // namespace frag53

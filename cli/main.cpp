@@ -80,7 +80,11 @@ int run_analyze(const AnalyzeOptions& o) {
     fanout.add(&report);
     if (events) fanout.add(events.get());
 
+    frag53::AggregatorConfig agg_config;
+    agg_config.size_threshold = o.size_threshold;
+    frag53::Aggregator aggregator(agg_config, fanout);
     auto pipeline = std::make_unique<Pipeline>(config, fanout);
+    pipeline->set_record_sink(&aggregator);
     PcapFileSource source(o.files, o.filter);
     std::array<PacketView, 64> burst;
     for (;;) {
@@ -90,6 +94,9 @@ int run_analyze(const AnalyzeOptions& o) {
         source.release({burst.data(), n});
     }
     pipeline->finish();
+    aggregator.finish();
+    frag53::PipelineCounters counters = pipeline->counters();
+    for (size_t i = 0; i < counters.findings.size(); ++i) counters.findings[i] += aggregator.findings()[i];
 
     RunInfo run;
     run.inputs = o.files;
@@ -110,12 +117,12 @@ int run_analyze(const AnalyzeOptions& o) {
         }
     }
     if (!o.summary_json.empty())
-        ok = write_file(o.summary_json, frag53::summary_json(run, pipeline->counters(),
-                                                             pipeline->pending_capacity())) && ok;
+        ok = write_file(o.summary_json, frag53::summary_json(run, counters, pipeline->pending_capacity(),
+                                                             &aggregator)) && ok;
     if (!o.quiet) {
         // With events on stdout the human report moves to stderr so the JSON stays parseable.
         std::FILE* out = o.events == "-" || o.summary_json == "-" ? stderr : stdout;
-        frag53::print_report(out, run, pipeline->counters(), report);
+        frag53::print_report(out, run, counters, report, &aggregator);
     }
     if (!ok) return 2;
     return run.errors.empty() ? 0 : 1;

@@ -1,0 +1,169 @@
+#include "analyzers/aggregator.h"
+
+#include <algorithm>
+
+namespace frag53 {
+
+Aggregator::Aggregator(const AggregatorConfig& config, FindingSink& sink)
+    : config_(config), sink_(sink), history_(config.history_slots ? config.history_slots : 1) {}
+
+Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
+                                      bool& same) {
+    uint64_t h = client.hash() ^ (qname.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ qtype;
+    History& e = history_[h % history_.size()];
+    same = e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
+    return e;
+}
+
+ServerStats* Aggregator::server(const IpAddress& a) {
+    auto it = servers_.find(a);
+    if (it != servers_.end()) return &it->second;
+    if (servers_.size() >= config_.max_servers) {
+        ++servers_untracked_;
+        return nullptr;
+    }
+    ServerStats s;
+    s.address = a;
+    return &servers_.emplace(a, s).first->second;
+}
+
+void Aggregator::emit(Finding& f) {
+    f.severity = default_severity(f.code);
+    ++findings_[static_cast<size_t>(f.code)];
+    sink_.on_finding(f);
+}
+
+void Aggregator::on_query(const QueryRecord& r) {
+    if (ServerStats* s = server(r.server)) {
+        ++s->queries;
+        if (r.do_bit) ++s->do1_queries; else ++s->do0_queries;
+        if (s->first_frame == 0) s->first_frame = r.frame;
+    }
+    if (r.transport != MessageTransport::udp) return;  // TCP retries are judged elsewhere
+
+    bool same = false;
+    History& h = slot(r.client, r.qname, r.qtype, same);
+    if (same && r.ts_ns >= h.ts_ns && r.ts_ns - h.ts_ns <= config_.retry_window_ns) {
+        if (h.outcome != Outcome::answered) {
+            // Asked again after no answer (yet) or a truncated one: a smaller EDNS size or no
+            // EDNS at all is the resolver falling back (RFC 6891 6.2.5).
+            auto effective = [](bool edns, uint16_t size) -> uint32_t {
+                return edns ? std::max<uint32_t>(512, size) : 512;
+            };
+            bool smaller = h.edns && (!r.edns || effective(r.edns, r.udp_size) < effective(h.edns, h.udp_size));
+            if (smaller) {
+                Finding f;
+                f.code = FindingCode::dns_bufsize_fallback;
+                f.ts_ns = r.ts_ns;
+                f.transport = MessageTransport::udp;
+                f.ip_version = r.client.version;
+                f.client = r.client;
+                f.server = r.server;
+                f.client_port = r.client_port;
+                f.server_port = r.server_port;
+                f.has_id = true;
+                f.id = r.id;
+                f.has_question = true;
+                f.qname = r.qname;
+                f.qtype = r.qtype;
+                f.advertised_size = r.edns ? r.udp_size : -1;
+                f.limit = h.udp_size;  // what the earlier attempt advertised
+                f.reason = h.outcome == Outcome::truncated ? "truncated"
+                           : h.outcome == Outcome::unanswered ? "unanswered"
+                                                               : "no_answer_yet";
+                f.add_frame(h.frame);
+                f.add_frame(r.frame);
+                emit(f);
+            }
+        } else if (h.large_answer && r.ts_ns - h.answer_ts_ns <= config_.retry_window_ns) {
+            // A large answer went out and the client asks again: it did not arrive.
+            if (ServerStats* s = server(h.server)) {
+                ++s->large_reasked;
+                s->large_reasked_min = s->large_reasked_min ? std::min(s->large_reasked_min, h.response_size)
+                                                            : h.response_size;
+                s->large_reasked_max = std::max(s->large_reasked_max, h.response_size);
+                s->last_lost_frame = h.answer_frame;
+            }
+        }
+    }
+    if (h.used && !same) ++history_evictions_;
+    h = History{};
+    h.used = true;
+    h.client = r.client;
+    h.server = r.server;
+    h.qname = r.qname;
+    h.qtype = r.qtype;
+    h.edns = r.edns;
+    h.udp_size = r.udp_size;
+    h.ts_ns = r.ts_ns;
+    h.frame = r.frame;
+}
+
+void Aggregator::on_outcome(const OutcomeRecord& r) {
+    const bool udp = r.transport == MessageTransport::udp;
+    const bool large = udp && r.answered && !r.truncated &&
+                       (r.response_size > config_.size_threshold || r.fragmented);
+    if (ServerStats* s = server(r.server)) {
+        if (r.answered) {
+            ++s->answers;
+            if (r.do_bit) ++s->do1_answered; else ++s->do0_answered;
+            s->largest_answer = std::max(s->largest_answer, r.response_size);
+            if (r.response_size > config_.size_threshold) ++s->answers_over_threshold;
+        }
+        if (r.fragmented) ++s->fragmented;
+        if (r.truncated) ++s->truncated;
+        if (r.tc_retry) {
+            ++s->tcp_retries;
+            if (r.answered) ++s->tcp_retries_answered;
+        }
+        if (large) ++s->large_answers;
+    }
+    if (!udp) return;
+    bool same = false;
+    History& h = slot(r.client, r.qname, r.qtype, same);
+    if (!same || h.ts_ns != r.query_ts_ns) return;  // a later attempt took the slot
+    h.outcome = !r.answered ? Outcome::unanswered : r.truncated ? Outcome::truncated : Outcome::answered;
+    h.large_answer = large;
+    h.response_size = r.response_size;
+    h.answer_ts_ns = r.ts_ns;
+    h.answer_frame = r.frame;
+}
+
+void Aggregator::finish() {
+    for (const ServerStats& s : servers_by_queries(servers_.size())) {
+        Finding f;
+        f.ip_version = s.address.version;
+        f.server = s.address;
+        f.server_port = 53;
+        f.path = {s.do0_queries, s.do0_answered, s.do1_queries, s.do1_answered,
+                  s.large_answers, s.large_reasked, s.large_reasked_min, s.large_reasked_max};
+        const double do1_lost = 1.0 - s.rate(s.do1_answered, s.do1_queries);
+        const double do0_ok = s.rate(s.do0_answered, s.do0_queries);
+        if (s.do1_queries >= config_.min_samples && s.do0_queries >= config_.min_samples &&
+            do1_lost >= config_.lost_rate && do0_ok >= config_.ok_rate) {
+            f.code = FindingCode::path_dnssec_queries_lost;
+            f.add_frame(s.first_frame);
+            emit(f);
+        }
+        if (s.large_reasked >= config_.min_large_lost &&
+            s.rate(s.large_reasked, s.large_answers) >= config_.lost_rate) {
+            f.code = FindingCode::path_large_responses_lost;
+            f.frame_count = 0;
+            f.add_frame(s.last_lost_frame);
+            emit(f);
+        }
+    }
+}
+
+std::vector<ServerStats> Aggregator::servers_by_queries(size_t n) const {
+    std::vector<ServerStats> v;
+    v.reserve(servers_.size());
+    for (const auto& [a, s] : servers_) v.push_back(s);
+    std::sort(v.begin(), v.end(), [](const ServerStats& a, const ServerStats& b) {
+        return a.queries != b.queries ? a.queries > b.queries : a.address < b.address;
+    });
+    if (v.size() > n) v.resize(n);
+    return v;
+}
+
+}  // namespace frag53

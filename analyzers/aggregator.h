@@ -1,0 +1,135 @@
+// Cross-flow analysis: per-server path findings and per-client resolver behaviour.
+//
+// Workers hand the aggregator compact records (one when a query starts a transaction, one when
+// the transaction ends) and never wait for it; everything that needs a view across flows —
+// several servers for one client, many clients for one server — is decided here. All state is
+// bounded: the per-server table has a cap (overflow counted) and the per-client question history
+// is a direct-mapped cache whose overwrites are counted as evictions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "analyzers/dns/message.h"
+#include "analyzers/findings.h"
+#include "dataplane/ip_address.h"
+
+namespace frag53 {
+
+struct QueryRecord {
+    IpAddress client, server;
+    uint16_t client_port = 0, server_port = 0, id = 0;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    MessageTransport transport = MessageTransport::udp;
+    bool edns = false;
+    bool do_bit = false;
+    uint16_t udp_size = 0;
+    uint64_t ts_ns = 0;
+    uint64_t frame = 0;
+};
+
+struct OutcomeRecord {
+    IpAddress client, server;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    MessageTransport transport = MessageTransport::udp;
+    bool do_bit = false;
+    bool answered = false;
+    bool truncated = false;
+    bool fragmented = false;
+    bool tc_retry = false;  // a TCP query retrying a truncated answer
+    uint32_t response_size = 0;
+    uint64_t query_ts_ns = 0;
+    uint64_t ts_ns = 0;   // response time, or when the query was given up
+    uint64_t frame = 0;   // response frame (0 when unanswered)
+};
+
+class TransactionRecordSink {
+public:
+    virtual ~TransactionRecordSink() = default;
+    virtual void on_query(const QueryRecord& r) = 0;
+    virtual void on_outcome(const OutcomeRecord& r) = 0;
+};
+
+struct AggregatorConfig {
+    uint32_t size_threshold = 1232;          // "large" answers
+    uint64_t retry_window_ns = 10'000'000'000ull;  // the client asking again counts within this
+    uint32_t min_samples = 5;                // per server and class before a path verdict
+    double lost_rate = 0.5;                  // DO=1 (or large) loss rate that is a problem
+    double ok_rate = 0.9;                    // DO=0 answer rate that shows the server is fine
+    uint32_t min_large_lost = 2;             // large answers re-asked before a path verdict
+    size_t max_servers = 16384;
+    size_t history_slots = 16384;            // per-client question history (direct-mapped)
+};
+
+struct ServerStats {
+    IpAddress address;
+    uint64_t queries = 0;
+    uint64_t do0_queries = 0, do0_answered = 0;
+    uint64_t do1_queries = 0, do1_answered = 0;
+    uint64_t answers = 0;
+    uint64_t answers_over_threshold = 0;
+    uint32_t largest_answer = 0;
+    uint64_t fragmented = 0;
+    uint64_t truncated = 0;
+    uint64_t tcp_retries = 0, tcp_retries_answered = 0;
+    uint64_t large_answers = 0;       // UDP answers above the threshold or fragmented
+    uint64_t large_reasked = 0;       // ... after which the client asked the same again
+    uint32_t large_reasked_min = 0, large_reasked_max = 0;  // sizes involved
+    uint64_t first_frame = 0, last_lost_frame = 0;
+
+    double rate(uint64_t answered, uint64_t total) const noexcept {
+        return total ? static_cast<double>(answered) / static_cast<double>(total) : 0.0;
+    }
+};
+
+class Aggregator final : public TransactionRecordSink {
+public:
+    Aggregator(const AggregatorConfig& config, FindingSink& sink);
+
+    void on_query(const QueryRecord& r) override;
+    void on_outcome(const OutcomeRecord& r) override;
+    // End of input: per-server verdicts.
+    void finish();
+
+    std::vector<ServerStats> servers_by_queries(size_t n) const;
+    uint64_t servers_untracked() const noexcept { return servers_untracked_; }
+    uint64_t history_evictions() const noexcept { return history_evictions_; }
+    const std::array<uint64_t, finding_code_count>& findings() const noexcept { return findings_; }
+
+private:
+    enum class Outcome : uint8_t { pending, answered, truncated, unanswered };
+    struct History {  // the latest UDP attempt of one client for one question
+        bool used = false;
+        IpAddress client, server;
+        dns::Name qname;
+        uint16_t qtype = 0;
+        bool edns = false;
+        uint16_t udp_size = 0;
+        uint64_t ts_ns = 0, frame = 0;
+        Outcome outcome = Outcome::pending;
+        bool large_answer = false;
+        uint32_t response_size = 0;
+        uint64_t answer_ts_ns = 0, answer_frame = 0;
+    };
+    struct AddressHash {
+        size_t operator()(const IpAddress& a) const noexcept { return a.hash(); }
+    };
+
+    History& slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype, bool& same);
+    ServerStats* server(const IpAddress& a);
+    void emit(Finding& f);
+
+    AggregatorConfig config_;
+    FindingSink& sink_;
+    std::vector<History> history_;
+    std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
+    uint64_t servers_untracked_ = 0;
+    uint64_t history_evictions_ = 0;
+    std::array<uint64_t, finding_code_count> findings_{};
+};
+
+}  // namespace frag53

@@ -1,0 +1,201 @@
+#include "analyzers/aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/analyzers/dns/wire_builder.h"
+
+namespace frag53 {
+namespace {
+
+constexpr uint64_t sec = 1'000'000'000ull;
+
+class Collect : public FindingSink {
+public:
+    void on_finding(const Finding& f) override { findings.push_back(f); }
+    size_t count(FindingCode c) const {
+        size_t n = 0;
+        for (const auto& f : findings) n += f.code == c;
+        return n;
+    }
+    const Finding* first(FindingCode c) const {
+        for (const auto& f : findings)
+            if (f.code == c) return &f;
+        return nullptr;
+    }
+    std::vector<Finding> findings;
+};
+
+IpAddress v4(uint8_t last) {
+    const std::byte b[4] = {std::byte{198}, std::byte{18}, std::byte{0}, std::byte{last}};
+    return IpAddress::v4(b);
+}
+
+dns::Name name(const char* dotted) {
+    auto wire = testing::WireBuilder{}.name(dotted).data();
+    dns::Name n;
+    for (size_t i = 0; i < wire.size(); ++i) n.wire[i] = wire[i];
+    n.length = static_cast<uint8_t>(wire.size());
+    return n;
+}
+
+class AggregatorTest : public ::testing::Test {
+protected:
+    QueryRecord q(const char* qname, uint64_t ts, bool edns, uint16_t size, bool do_bit = false,
+                  uint8_t server = 1, uint8_t client = 2) {
+        QueryRecord r;
+        r.client = v4(client);
+        r.server = v4(server);
+        r.client_port = 40000;
+        r.server_port = 53;
+        r.qname = name(qname);
+        r.qtype = 16;
+        r.edns = edns;
+        r.udp_size = size;
+        r.do_bit = do_bit;
+        r.ts_ns = ts;
+        r.frame = ++frame_;
+        return r;
+    }
+    OutcomeRecord outcome(const QueryRecord& query, bool answered, uint32_t size, uint64_t ts,
+                          bool truncated = false) {
+        OutcomeRecord r;
+        r.client = query.client;
+        r.server = query.server;
+        r.qname = query.qname;
+        r.qtype = query.qtype;
+        r.do_bit = query.do_bit;
+        r.answered = answered;
+        r.truncated = truncated;
+        r.response_size = size;
+        r.query_ts_ns = query.ts_ns;
+        r.ts_ns = ts;
+        r.frame = answered ? ++frame_ : 0;
+        return r;
+    }
+
+    AggregatorConfig config_;
+    Collect sink_;
+    Aggregator agg_{config_, sink_};
+    uint64_t frame_ = 0;
+};
+
+TEST_F(AggregatorTest, SmallerEdnsSizeAfterNoAnswerIsBufsizeFallback) {
+    auto first = q("big.example", 1 * sec, true, 4096);
+    agg_.on_query(first);
+    agg_.on_query(q("big.example", 2 * sec, true, 1232));  // the first is still unanswered
+    ASSERT_EQ(sink_.count(FindingCode::dns_bufsize_fallback), 1u);
+    const Finding* f = sink_.first(FindingCode::dns_bufsize_fallback);
+    EXPECT_EQ(f->advertised_size, 1232);
+    EXPECT_EQ(f->limit, 4096u);
+    EXPECT_EQ(f->reason, "no_answer_yet");
+    EXPECT_EQ(f->frames[0], first.frame);
+}
+
+TEST_F(AggregatorTest, DroppingEdnsAfterTruncationIsBufsizeFallback) {
+    auto first = q("big.example", 1 * sec, true, 1232);
+    agg_.on_query(first);
+    agg_.on_outcome(outcome(first, true, 60, 1 * sec + 1000, true));
+    agg_.on_query(q("big.example", 2 * sec, false, 0));
+    ASSERT_EQ(sink_.count(FindingCode::dns_bufsize_fallback), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_bufsize_fallback)->advertised_size, -1);
+    EXPECT_EQ(sink_.first(FindingCode::dns_bufsize_fallback)->reason, "truncated");
+}
+
+TEST_F(AggregatorTest, NoFallbackWhenAnsweredSameSizeOrTooLate) {
+    auto a = q("a.example", 1 * sec, true, 4096);
+    agg_.on_query(a);
+    agg_.on_outcome(outcome(a, true, 300, 1 * sec + 1000));
+    agg_.on_query(q("a.example", 2 * sec, true, 1232));  // answered before: not a fallback
+    agg_.on_query(q("b.example", 1 * sec, true, 1232));
+    agg_.on_query(q("b.example", 2 * sec, true, 1232));   // same size: a plain retry
+    agg_.on_query(q("c.example", 1 * sec, true, 4096));
+    agg_.on_query(q("c.example", 30 * sec, true, 1232));  // outside the window
+    EXPECT_EQ(sink_.count(FindingCode::dns_bufsize_fallback), 0u);
+}
+
+TEST_F(AggregatorTest, DnssecQueriesLostWhilePlainOnesAreAnswered) {
+    for (int i = 0; i < 6; ++i) {
+        auto plain = q("p.example", static_cast<uint64_t>(i) * sec, true, 1232, false, 1, static_cast<uint8_t>(10 + i));
+        agg_.on_query(plain);
+        agg_.on_outcome(outcome(plain, true, 200, plain.ts_ns + 1000));
+        auto signed_q = q("s.example", static_cast<uint64_t>(i) * sec, true, 1232, true, 1, static_cast<uint8_t>(10 + i));
+        agg_.on_query(signed_q);
+        agg_.on_outcome(outcome(signed_q, i == 0, 900, signed_q.ts_ns + 5 * sec));
+    }
+    agg_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::path_dnssec_queries_lost), 1u);
+    const Finding* f = sink_.first(FindingCode::path_dnssec_queries_lost);
+    EXPECT_EQ(f->server, v4(1));
+    EXPECT_EQ(f->path.do1_queries, 6u);
+    EXPECT_EQ(f->path.do1_answered, 1u);
+    EXPECT_EQ(f->path.do0_answered, 6u);
+}
+
+TEST_F(AggregatorTest, NoDnssecVerdictWhenEverythingIsLostOrTooFewSamples) {
+    for (int i = 0; i < 6; ++i) {
+        auto plain = q("p.example", static_cast<uint64_t>(i) * sec, true, 1232, false, 1, static_cast<uint8_t>(10 + i));
+        agg_.on_query(plain);
+        agg_.on_outcome(outcome(plain, false, 0, plain.ts_ns + 5 * sec));
+        auto signed_q = q("s.example", static_cast<uint64_t>(i) * sec, true, 1232, true, 1, static_cast<uint8_t>(10 + i));
+        agg_.on_query(signed_q);
+        agg_.on_outcome(outcome(signed_q, false, 0, signed_q.ts_ns + 5 * sec));
+    }
+    // Server 2: DO=1 lost but only two samples.
+    for (int i = 0; i < 2; ++i) {
+        auto s = q("s.example", static_cast<uint64_t>(i) * sec, true, 1232, true, 2, static_cast<uint8_t>(30 + i));
+        agg_.on_query(s);
+        agg_.on_outcome(outcome(s, false, 0, s.ts_ns + 5 * sec));
+    }
+    agg_.finish();
+    EXPECT_EQ(sink_.count(FindingCode::path_dnssec_queries_lost), 0u);
+}
+
+TEST_F(AggregatorTest, LargeAnswersFollowedByTheSameQuestionAreLostDownstream) {
+    for (int i = 0; i < 3; ++i) {
+        auto first = q("big.example", static_cast<uint64_t>(10 * i) * sec, true, 4096, true, 1, static_cast<uint8_t>(20 + i));
+        agg_.on_query(first);
+        agg_.on_outcome(outcome(first, true, 1400 + static_cast<uint32_t>(i), first.ts_ns + 1000));
+        agg_.on_query(q("big.example", first.ts_ns + 2 * sec, true, 4096, true, 1, static_cast<uint8_t>(20 + i)));
+    }
+    // Small answers re-asked do not count.
+    auto small = q("small.example", 100 * sec, true, 4096);
+    agg_.on_query(small);
+    agg_.on_outcome(outcome(small, true, 200, small.ts_ns + 1000));
+    agg_.on_query(q("small.example", 101 * sec, true, 4096));
+    agg_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::path_large_responses_lost), 1u);
+    const Finding* f = sink_.first(FindingCode::path_large_responses_lost);
+    EXPECT_EQ(f->path.large_reasked, 3u);
+    EXPECT_EQ(f->path.size_min, 1400u);
+    EXPECT_EQ(f->path.size_max, 1402u);
+    auto servers = agg_.servers_by_queries(10);
+    ASSERT_FALSE(servers.empty());
+    EXPECT_EQ(servers[0].largest_answer, 1402u);
+    EXPECT_EQ(servers[0].answers_over_threshold, 3u);
+}
+
+TEST(AggregatorCaps, HistoryAndServerTablesAreBoundedAndCounted) {
+    AggregatorConfig cfg;
+    cfg.history_slots = 1;
+    cfg.max_servers = 1;
+    Collect sink;
+    Aggregator agg(cfg, sink);
+    QueryRecord a;
+    a.client = v4(2);
+    a.server = v4(1);
+    a.qname = name("a.example");
+    a.ts_ns = sec;
+    QueryRecord b = a;
+    b.qname = name("b.example");
+    b.server = v4(3);
+    agg.on_query(a);
+    agg.on_query(b);
+    EXPECT_EQ(agg.history_evictions(), 1u);
+    EXPECT_EQ(agg.servers_untracked(), 1u);
+    EXPECT_EQ(agg.servers_by_queries(10).size(), 1u);
+}
+
+}  // namespace
+}  // namespace frag53
