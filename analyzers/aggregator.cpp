@@ -44,39 +44,10 @@ void Aggregator::on_query(const QueryRecord& r) {
     bool same = false;
     History& h = slot(r.client, r.qname, r.qtype, same);
     if (same && r.ts_ns >= h.ts_ns && r.ts_ns - h.ts_ns <= config_.retry_window_ns) {
-        if (h.outcome != Outcome::answered) {
-            // Asked again after no answer (yet) or a truncated one: a smaller EDNS size or no
-            // EDNS at all is the resolver falling back (RFC 6891 6.2.5).
-            auto effective = [](bool edns, uint16_t size) -> uint32_t {
-                return edns ? std::max<uint32_t>(512, size) : 512;
-            };
-            bool smaller = h.edns && (!r.edns || effective(r.edns, r.udp_size) < effective(h.edns, h.udp_size));
-            if (smaller) {
-                Finding f;
-                f.code = FindingCode::dns_bufsize_fallback;
-                f.ts_ns = r.ts_ns;
-                f.transport = MessageTransport::udp;
-                f.ip_version = r.client.version;
-                f.client = r.client;
-                f.server = r.server;
-                f.client_port = r.client_port;
-                f.server_port = r.server_port;
-                f.has_id = true;
-                f.id = r.id;
-                f.has_question = true;
-                f.qname = r.qname;
-                f.qtype = r.qtype;
-                f.advertised_size = r.edns ? r.udp_size : -1;
-                f.limit = h.udp_size;  // what the earlier attempt advertised
-                f.reason = h.outcome == Outcome::truncated ? "truncated"
-                           : h.outcome == Outcome::unanswered ? "unanswered"
-                                                               : "no_answer_yet";
-                f.add_frame(h.frame);
-                f.add_frame(r.frame);
-                emit(f);
-            }
-        } else if (h.large_answer && r.ts_ns - h.answer_ts_ns <= config_.retry_window_ns) {
-            // A large answer went out and the client asks again: it did not arrive.
+        const bool answered = h.outcome == Outcome::answered;
+        // A large answer went out and the client asks again: it did not arrive.
+        const bool answer_lost = answered && h.large_answer && r.ts_ns - h.answer_ts_ns <= config_.retry_window_ns;
+        if (answer_lost) {
             if (ServerStats* s = server(h.server)) {
                 ++s->large_reasked;
                 s->large_reasked_min = s->large_reasked_min ? std::min(s->large_reasked_min, h.response_size)
@@ -84,6 +55,40 @@ void Aggregator::on_query(const QueryRecord& r) {
                 s->large_reasked_max = std::max(s->large_reasked_max, h.response_size);
                 s->last_lost_frame = h.answer_frame;
             }
+        }
+        // Asked again after no answer (yet), a truncated one, or a large one that evidently did
+        // not arrive: a smaller EDNS size or no EDNS at all is the resolver falling back
+        // (RFC 6891 6.2.5).
+        auto effective = [](bool edns, uint16_t size) -> uint32_t {
+            return edns ? std::max<uint32_t>(512, size) : 512;
+        };
+        const bool smaller =
+            h.edns && (!r.edns || effective(r.edns, r.udp_size) < effective(h.edns, h.udp_size));
+        if (smaller && (!answered || answer_lost)) {
+            Finding f;
+            f.code = FindingCode::dns_bufsize_fallback;
+            f.ts_ns = r.ts_ns;
+            f.transport = MessageTransport::udp;
+            f.ip_version = r.client.version;
+            f.client = r.client;
+            f.server = r.server;
+            f.client_port = r.client_port;
+            f.server_port = r.server_port;
+            f.has_id = true;
+            f.id = r.id;
+            f.has_question = true;
+            f.qname = r.qname;
+            f.qtype = r.qtype;
+            f.advertised_size = r.edns ? r.udp_size : -1;
+            f.limit = h.udp_size;  // what the earlier attempt advertised
+            f.reason = answer_lost                         ? "answer_lost"
+                       : h.outcome == Outcome::truncated  ? "truncated"
+                       : h.outcome == Outcome::unanswered ? "unanswered"
+                                                          : "no_answer_yet";
+            f.add_frame(h.frame);
+            if (answer_lost) f.add_frame(h.answer_frame);
+            f.add_frame(r.frame);
+            emit(f);
         }
     }
     if (h.used && !same) ++history_evictions_;

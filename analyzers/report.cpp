@@ -135,7 +135,7 @@ std::string describe_finding(const Finding& f) {
     case FindingCode::dns_bufsize_fallback:
         s += "asked again with " +
              (f.advertised_size < 0 ? std::string("no EDNS") : "EDNS size " + std::to_string(f.advertised_size)) +
-             " after a " + std::string(f.reason) + " attempt with EDNS size " + std::to_string(f.limit);
+             " after an attempt with EDNS size " + std::to_string(f.limit) + " (" + std::string(f.reason) + ")";
         break;
     case FindingCode::path_dnssec_queries_lost:
         s += "DO=1 queries answered " + std::to_string(f.path.do1_answered) + "/" +

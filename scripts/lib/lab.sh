@@ -6,11 +6,23 @@
 #   lab_init [TAG]            # names, scratch dir; installs an EXIT/INT/TERM trap
 #   lab_basic [MTU]           # client <-> server on one veth link (see addressing)
 #   lab_named_start NS CONF   # named -f in NS, waits until it answers
-#   lab_capture_start NS IF FILE [SNAPLEN] [FILTER]
+#   lab_capture_start NS IF FILE [SNAPLEN] [FILTER]   # several may run at once
 #   ... run dig with: lab_exec "$LAB_NS_CLIENT" dig ...
-#   lab_capture_stop
+#   lab_capture_stop          # stops every running capture
 #   lab_named_stop
 #   lab_teardown              # also run by the trap
+#
+# With a router in the middle instead of lab_basic:
+#
+#   lab_routed [CLIENT_MTU] [SERVER_MTU]   # client <-> router <-> server
+#   lab_nft "$LAB_NS_ROUTER" <<<"RULESET"  # nftables rules on the router
+#
+# Zones and named configuration for every script that runs named:
+#
+#   lab_zone_add_name QNAME...          # X.small/mid/big.lab.test: owner of that size
+#   lab_build_zones                     # signs lab.test and rsa.lab.test
+#   lab_write_named_conf NAME MAX_UDP   # prints the path of the new named.conf
+#   lab_run_queries ARRAY_NAME          # one dig per "SERVER TYPE QNAME [dig options]"
 #
 # Addressing (one /24 and one /64 per link; "link N" uses 198.18.N.0/24 and
 # 2001:db8:0:N::/64, .1/::1 on the side towards the server, .2/::2 on the
@@ -18,10 +30,11 @@
 #
 #   link 0:  server 198.18.0.1 2001:db8::1  <->  client 198.18.0.2 2001:db8::2
 #
-# A router can be added later with the same building blocks: lab_ns_add a
-# router namespace, lab_link client<->router (link 1) and router<->server
-# (link 0), lab_addr on each end, lab_forwarding on the router, lab_route in
-# client and server.
+# With a router (lab_routed), link 0 joins server and router, link 1 router
+# and client:
+#
+#   link 0:  server s0 198.18.0.1 2001:db8::1          <->  router r0 198.18.0.2 2001:db8::2
+#   link 1:  router r1 198.18.1.1 2001:db8:0:1::1      <->  client c0 198.18.1.2 2001:db8:0:1::2
 #
 # Everything started here is tracked by PID and namespace name, and removed
 # by lab_teardown; nothing is killed by name. All names carry LAB_TAG so that
@@ -33,8 +46,8 @@ LAB_DIR=${LAB_DIR:-}
 LAB_NAMESPACES=()      # created namespaces, deleted on teardown
 LAB_PIDS=()            # background processes (named, tcpdump), killed on teardown
 LAB_NAMED_PID=
-LAB_CAPTURE_PID=
-LAB_CAPTURE_LOG=
+LAB_CAPTURE_PIDS=()    # running tcpdumps and their logs (same index)
+LAB_CAPTURE_LOGS=()
 LAB_KEEP_DIR=${LAB_KEEP_DIR:-0}
 
 LAB_SERVER_V4=198.18.0.1
@@ -43,6 +56,17 @@ LAB_SERVER_V6=2001:db8::1
 LAB_CLIENT_V6=2001:db8::2
 LAB_SERVER_IF=s0
 LAB_CLIENT_IF=c0
+LAB_ROUTER_SERVER_IF=r0
+LAB_ROUTER_CLIENT_IF=r1
+LAB_ROUTER_SERVER_V4=198.18.0.2
+LAB_ROUTER_SERVER_V6=2001:db8::2
+LAB_ROUTER_CLIENT_V4=198.18.1.1
+LAB_ROUTER_CLIENT_V6=2001:db8:0:1::1
+
+# DNS and what matters to it: ICMP errors (not neighbour discovery) and IP
+# fragments (non-first fragments carry no ports).
+# shellcheck disable=SC2034 # for the scripts that source this file
+LAB_DNS_FILTER='udp port 53 or tcp port 53 or icmp or (icmp6 and ip6[40] < 128) or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)'
 
 lab_log() { printf '[lab %s] %s\n' "${LAB_TAG:-?}" "$*" >&2; }
 lab_die() { lab_log "ERROR: $*"; exit 1; }
@@ -54,7 +78,6 @@ lab_init() {
     LAB_TAG=${LAB_TAG:0:10}
     LAB_NS_CLIENT=f53-client-$LAB_TAG
     LAB_NS_SERVER=f53-server-$LAB_TAG
-    # shellcheck disable=SC2034 # for scripts that add a router namespace
     LAB_NS_ROUTER=f53-router-$LAB_TAG
     if [[ -z $LAB_DIR ]]; then
         LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/f53-lab-$LAB_TAG.XXXXXX")
@@ -210,39 +233,250 @@ lab_kill() {
 
 lab_named_stop() { lab_kill "$LAB_NAMED_PID" TERM; LAB_NAMED_PID=; }
 
+# lab_bg NS LOG CMD...: start a helper in a namespace, tracked by PID (killed
+# by lab_teardown) and left in LAB_BG_PID. Not meant for $(...): the PID must
+# be recorded in this shell.
+lab_bg() {
+    local ns=$1 log=$2; shift 2
+    ip netns exec "$ns" "$@" >"$log" 2>&1 &
+    LAB_BG_PID=$!
+    LAB_PIDS+=("$LAB_BG_PID")
+}
+
 # lab_capture_start NS IF FILE [SNAPLEN] [FILTER]: tcpdump writing classic
-# pcap; returns once tcpdump reports it is listening. --immediate-mode and -U:
+# pcap; returns once tcpdump reports it is listening. Several captures may
+# run at once (both ends of a routed path). --immediate-mode and -U:
 # packets reach the file as they arrive (otherwise packets still sitting in
 # the kernel ring buffer when tcpdump is stopped are lost: "received by
 # filter" > "captured").
 lab_capture_start() {
-    local ns=$1 ifn=$2 file=$3 snap=${4:-262144} filter=${5:-}
-    [[ -z $LAB_CAPTURE_PID ]] || lab_die "a capture is already running"
-    LAB_CAPTURE_LOG=$LAB_DIR/tcpdump.$(basename "$file").log
+    local ns=$1 ifn=$2 file=$3 snap=${4:-262144} filter=${5:-} log pid
+    log=$LAB_DIR/tcpdump.$(basename "$file").log
     # shellcheck disable=SC2086
     ip netns exec "$ns" tcpdump -i "$ifn" -n -U --immediate-mode -Z root -s "$snap" -w "$file" $filter \
-        >"$LAB_CAPTURE_LOG" 2>&1 &
-    LAB_CAPTURE_PID=$!
-    LAB_PIDS+=("$LAB_CAPTURE_PID")
-    lab_wait_file_match "$LAB_CAPTURE_LOG" 'listening on' 10 \
-        || { cat "$LAB_CAPTURE_LOG" >&2; lab_die "tcpdump did not start"; }
+        >"$log" 2>&1 &
+    pid=$!
+    LAB_PIDS+=("$pid")
+    LAB_CAPTURE_PIDS+=("$pid")
+    LAB_CAPTURE_LOGS+=("$log")
+    lab_wait_file_match "$log" 'listening on' 10 \
+        || { cat "$log" >&2; lab_die "tcpdump did not start"; }
 }
 
-# lab_capture_stop: let the last packets arrive, stop tcpdump with SIGTERM
-# (it flushes and closes the file, as on SIGINT; SIGINT may be ignored by
-# background jobs of a non-interactive shell), wait for it.
+# lab_capture_stop: let the last packets arrive, stop every running tcpdump
+# with SIGTERM (it flushes and closes the file, as on SIGINT; SIGINT may be
+# ignored by background jobs of a non-interactive shell), wait for them.
+# Returns 1 if a capture lost packets.
 lab_capture_stop() {
-    [[ -n $LAB_CAPTURE_PID ]] || return 0
+    ((${#LAB_CAPTURE_PIDS[@]})) || return 0
     sleep 0.3
-    lab_kill "$LAB_CAPTURE_PID" TERM
-    LAB_CAPTURE_PID=
-    local cap rcv
-    cap=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$LAB_CAPTURE_LOG")
-    rcv=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$LAB_CAPTURE_LOG")
-    if [[ -n $cap && -n $rcv && $cap != "$rcv" ]]; then
-        lab_log "WARNING: tcpdump captured $cap of $rcv packets received by the filter"
-        return 1
-    fi
+    local i cap rcv rc=0
+    for i in "${!LAB_CAPTURE_PIDS[@]}"; do
+        lab_kill "${LAB_CAPTURE_PIDS[$i]}" TERM
+        cap=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "${LAB_CAPTURE_LOGS[$i]}")
+        rcv=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "${LAB_CAPTURE_LOGS[$i]}")
+        if [[ -n $cap && -n $rcv && $cap != "$rcv" ]]; then
+            lab_log "WARNING: tcpdump captured $cap of $rcv packets received by the filter (${LAB_CAPTURE_LOGS[$i]})"
+            rc=1
+        fi
+    done
+    LAB_CAPTURE_PIDS=(); LAB_CAPTURE_LOGS=()
+    return "$rc"
+}
+
+# ---------------------------------------------------------------- router
+# lab_routed [CLIENT_MTU] [SERVER_MTU]: client - router - server. Link 1
+# (client side) gets CLIENT_MTU, link 0 (server side) SERVER_MTU; lab_mtu
+# can then make one end of a link differ from the other. Static neighbours
+# everywhere, so captures hold no ARP/ND.
+lab_routed() {
+    local cmtu=${1:-1500} smtu=${2:-1500}
+    LAB_CLIENT_V4=198.18.1.2
+    LAB_CLIENT_V6=2001:db8:0:1::2
+    lab_ns_add "$LAB_NS_SERVER"
+    lab_ns_add "$LAB_NS_ROUTER"
+    lab_ns_add "$LAB_NS_CLIENT"
+    lab_link "$LAB_NS_SERVER" "$LAB_SERVER_IF" "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF" "$smtu"
+    lab_link "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF" "$LAB_NS_CLIENT" "$LAB_CLIENT_IF" "$cmtu"
+    lab_addr "$LAB_NS_SERVER" "$LAB_SERVER_IF" "$LAB_SERVER_V4/24"
+    lab_addr "$LAB_NS_SERVER" "$LAB_SERVER_IF" "$LAB_SERVER_V6/64"
+    lab_addr "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF" "$LAB_ROUTER_SERVER_V4/24"
+    lab_addr "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF" "$LAB_ROUTER_SERVER_V6/64"
+    lab_addr "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF" "$LAB_ROUTER_CLIENT_V4/24"
+    lab_addr "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF" "$LAB_ROUTER_CLIENT_V6/64"
+    lab_addr "$LAB_NS_CLIENT" "$LAB_CLIENT_IF" "$LAB_CLIENT_V4/24"
+    lab_addr "$LAB_NS_CLIENT" "$LAB_CLIENT_IF" "$LAB_CLIENT_V6/64"
+    lab_forwarding "$LAB_NS_ROUTER"
+    # Every ICMP error the router owes must reach the captures: the default
+    # rate limit (about one per second per destination) would make counts
+    # depend on timing.
+    lab_exec "$LAB_NS_ROUTER" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 >/dev/null
+    lab_route "$LAB_NS_CLIENT" 198.18.0.0/24 "$LAB_ROUTER_CLIENT_V4"
+    lab_route "$LAB_NS_CLIENT" 2001:db8::/64 "$LAB_ROUTER_CLIENT_V6"
+    lab_route "$LAB_NS_SERVER" 198.18.1.0/24 "$LAB_ROUTER_SERVER_V4"
+    lab_route "$LAB_NS_SERVER" 2001:db8:0:1::/64 "$LAB_ROUTER_SERVER_V6"
+    local smac rsmac rcmac cmac
+    smac=$(lab_mac "$LAB_NS_SERVER" "$LAB_SERVER_IF")
+    rsmac=$(lab_mac "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF")
+    rcmac=$(lab_mac "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF")
+    cmac=$(lab_mac "$LAB_NS_CLIENT" "$LAB_CLIENT_IF")
+    lab_neigh "$LAB_NS_SERVER" "$LAB_SERVER_IF" "$LAB_ROUTER_SERVER_V4" "$rsmac"
+    lab_neigh "$LAB_NS_SERVER" "$LAB_SERVER_IF" "$LAB_ROUTER_SERVER_V6" "$rsmac"
+    lab_neigh "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF" "$LAB_SERVER_V4" "$smac"
+    lab_neigh "$LAB_NS_ROUTER" "$LAB_ROUTER_SERVER_IF" "$LAB_SERVER_V6" "$smac"
+    lab_neigh "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF" "$LAB_CLIENT_V4" "$cmac"
+    lab_neigh "$LAB_NS_ROUTER" "$LAB_ROUTER_CLIENT_IF" "$LAB_CLIENT_V6" "$cmac"
+    lab_neigh "$LAB_NS_CLIENT" "$LAB_CLIENT_IF" "$LAB_ROUTER_CLIENT_V4" "$rcmac"
+    lab_neigh "$LAB_NS_CLIENT" "$LAB_CLIENT_IF" "$LAB_ROUTER_CLIENT_V6" "$rcmac"
+}
+
+# lab_nft NS: load an nftables ruleset (stdin) into a namespace; it lives and
+# dies with the namespace.
+lab_nft() {
+    local ns=$1 rules
+    command -v nft >/dev/null || lab_die "nft not found (Debian package nftables)"
+    rules=$(cat)
+    lab_exec "$ns" nft -f - <<<"$rules" || { printf '%s\n' "$rules" >&2; lab_die "nft rejected the ruleset"; }
+}
+
+# ---------------------------------------------------------------- zones
+# lab.test (ECDSA P-256, NSEC3) with a signed child rsa.lab.test (RSA 2048).
+# Owner names are registered per query (lab_zone_add_name) so each
+# transaction in a capture names itself; the second label gives the size:
+#   small: A, AAAA, short TXT            -> answers well under 512 bytes
+#   mid:   5 TXT of 225 characters       -> ~1.27 KB, ~1.37 KB with DO (1232 < x < 1452)
+#   big:   14 TXT of 250 characters      -> ~3.76 KB, ~3.87 KB with DO
+LAB_ZONE=lab.test
+LAB_CHILD=rsa.lab.test
+LAB_SMALL_NAMES=() LAB_MID_NAMES=() LAB_BIG_NAMES=()
+
+# lab_zone_add_name QNAME...: make the zone hold QNAME in its size class
+# (names of no size class are left alone).
+lab_zone_add_name() {
+    local q
+    for q in "$@"; do
+        q=${q%.}
+        case $q in
+            *.small.$LAB_ZONE) [[ " ${LAB_SMALL_NAMES[*]} " == *" $q. "* ]] || LAB_SMALL_NAMES+=("$q.") ;;
+            *.mid.$LAB_ZONE)   [[ " ${LAB_MID_NAMES[*]} " == *" $q. "* ]]   || LAB_MID_NAMES+=("$q.") ;;
+            *.big.$LAB_ZONE)   [[ " ${LAB_BIG_NAMES[*]} " == *" $q. "* ]]   || LAB_BIG_NAMES+=("$q.") ;;
+        esac
+    done
+}
+
+lab_txt_string() { # TAG INDEX LEN: deterministic printable string
+    local s="frag53-$1-$2-" pad=abcdefghijklmnopqrstuvwxyz0123456789
+    while ((${#s} < $3)); do s+=$pad; done
+    printf '"%s"' "${s:0:$3}"
+}
+
+lab_write_zone() {
+    local f=$1 n i
+    {
+        cat <<EOF
+\$TTL 3600
+@       SOA   ns.$LAB_ZONE. hostmaster.$LAB_ZONE. 2024010101 3600 900 604800 300
+        NS    ns.$LAB_ZONE.
+ns      A     $LAB_SERVER_V4
+ns      AAAA  $LAB_SERVER_V6
+rsa     NS    ns.$LAB_ZONE.
+EOF
+        for n in "${LAB_SMALL_NAMES[@]}"; do
+            printf '%s A 198.18.0.10\n%s AAAA 2001:db8::10\n%s TXT "frag53 small answer"\n' "$n" "$n" "$n"
+        done
+        for n in "${LAB_MID_NAMES[@]}"; do
+            for i in 1 2 3 4 5; do printf '%s TXT %s\n' "$n" "$(lab_txt_string mid "$i" 225)"; done
+        done
+        for n in "${LAB_BIG_NAMES[@]}"; do
+            for i in $(seq 1 14); do printf '%s TXT %s\n' "$n" "$(lab_txt_string big "$i" 250)"; done
+        done
+    } >"$f"
+}
+
+# lab_build_zones: keys and signed zone files under $LAB_DIR/zones.
+lab_build_zones() {
+    local d=$LAB_DIR/zones
+    mkdir -p "$d/keys"
+    # rsa.lab.test: RSA/SHA-256 2048 bit, KSK + active ZSK + pre-published
+    # next ZSK (a ZSK rollover in progress), NSEC. Its DNSKEY RRset with
+    # RRSIGs is ~1.5 KB.
+    dnssec-keygen -q -K "$d/keys" -a RSASHA256 -b 2048 -f KSK "$LAB_CHILD" >/dev/null
+    dnssec-keygen -q -K "$d/keys" -a RSASHA256 -b 2048 "$LAB_CHILD" >/dev/null
+    dnssec-keygen -q -K "$d/keys" -a RSASHA256 -b 2048 -P now -A none "$LAB_CHILD" >/dev/null
+    cat >"$d/$LAB_CHILD.zone" <<EOF
+\$TTL 3600
+@       SOA   ns.$LAB_ZONE. hostmaster.$LAB_ZONE. 2024010101 3600 900 604800 300
+        NS    ns.$LAB_ZONE.
+www     A     198.18.0.11
+EOF
+    dnssec-signzone -q -S -K "$d/keys" -d "$d" -e +315360000 -o "$LAB_CHILD" \
+        -f "$d/$LAB_CHILD.signed" "$d/$LAB_CHILD.zone" >/dev/null
+    # lab.test: ECDSA P-256 (algorithm 13), KSK + ZSK + pre-published ZSK,
+    # NSEC3 without salt and with 0 extra iterations.
+    dnssec-keygen -q -K "$d/keys" -a ECDSAP256SHA256 -f KSK "$LAB_ZONE" >/dev/null
+    dnssec-keygen -q -K "$d/keys" -a ECDSAP256SHA256 "$LAB_ZONE" >/dev/null
+    dnssec-keygen -q -K "$d/keys" -a ECDSAP256SHA256 -P now -A none "$LAB_ZONE" >/dev/null
+    lab_write_zone "$d/$LAB_ZONE.zone"
+    local ksk
+    ksk=$(grep -l 'key-signing key' "$d"/keys/K"$LAB_CHILD".+008+*.key)
+    dnssec-dsfromkey -2 "$ksk" >>"$d/$LAB_ZONE.zone"
+    # Long signature validity so captures do not look expired when they are
+    # analysed years later against wall-clock time.
+    dnssec-signzone -q -S -K "$d/keys" -d "$d" -x -3 - -H 0 -e +315360000 -o "$LAB_ZONE" \
+        -f "$d/$LAB_ZONE.signed" "$d/$LAB_ZONE.zone" >/dev/null
+}
+
+# lab_write_named_conf NAME MAX_UDP: authoritative-only named for both zones;
+# prints the path of the configuration.
+lab_write_named_conf() {
+    local maxudp=$2 dir=$LAB_DIR/named-$1
+    mkdir -p "$dir"
+    cat >"$dir/named.conf" <<EOF
+options {
+    directory "$dir";
+    pid-file "$dir/named.pid";
+    session-keyfile "$dir/session.key";
+    managed-keys-directory "$dir";
+    listen-on port 53 { $LAB_SERVER_V4; };
+    listen-on-v6 port 53 { $LAB_SERVER_V6; };
+    recursion no;
+    dnssec-validation no;
+    minimal-responses yes;
+    notify no;
+    max-udp-size $maxudp;
+    edns-udp-size $maxudp;
+};
+controls { };
+zone "$LAB_ZONE" { type primary; file "$LAB_DIR/zones/$LAB_ZONE.signed"; };
+zone "$LAB_CHILD" { type primary; file "$LAB_DIR/zones/$LAB_CHILD.signed"; };
+EOF
+    echo "$dir/named.conf"
+}
+
+# lab_run_queries ARRAY_NAME: one dig per line "SERVER TYPE QNAME [dig
+# options]" from the client namespace; SERVER is v4, v6 or an address. dig gets one try
+# of 2 s unless the line says otherwise (later options win). One line per dig
+# on stderr.
+lab_run_queries() {
+    local -n lab_rq_list=$1
+    local line srv qtype qname opts addr out tc
+    for line in "${lab_rq_list[@]}"; do
+        read -r srv qtype qname opts <<<"$line"
+        case $srv in
+            v4) addr=$LAB_SERVER_V4 ;; v6) addr=$LAB_SERVER_V6 ;;
+            *[.:]*) addr=$srv ;;
+            *) lab_die "bad server '$srv' in query line: $line" ;;
+        esac
+        # shellcheck disable=SC2086
+        out=$(lab_exec "$LAB_NS_CLIENT" timeout 20 dig +tries=1 +timeout=2 @"$addr" "$qname" "$qtype" $opts 2>&1) || true
+        tc=
+        if grep -q 'Truncated, retrying in TCP' <<<"$out"; then tc='TC->TCP '; fi
+        printf '   %-3s %-6s %-30s %-36s -> %s%s%s\n' "$srv" "$qtype" "$qname" "${opts:-}" \
+            "$(grep -o 'status: [A-Z]*' <<<"$out" | tr '\n' ' ' || true)" "$tc" \
+            "$(grep -o 'MSG SIZE  rcvd: [0-9]*' <<<"$out" | sed 's/MSG SIZE  rcvd: /size=/' \
+                || grep -Eo 'timed out|connection refused|connection reset|end of file|communications error[^;]*' <<<"$out" \
+                    | sort -u | tr '\n' ' ' || true)" >&2
+    done
 }
 
 # lab_teardown: stop everything we started, delete our namespaces, remove
@@ -250,7 +484,7 @@ lab_capture_stop() {
 lab_teardown() {
     local rc=$? p ns
     for p in "${LAB_PIDS[@]}"; do lab_kill "$p" TERM; done
-    LAB_PIDS=(); LAB_NAMED_PID=; LAB_CAPTURE_PID=
+    LAB_PIDS=(); LAB_NAMED_PID=; LAB_CAPTURE_PIDS=(); LAB_CAPTURE_LOGS=()
     # Safety net: anything still running inside our own namespaces (started
     # by a caller with lab_exec ... &) is ours; signal it by PID.
     for ns in "${LAB_NAMESPACES[@]}"; do

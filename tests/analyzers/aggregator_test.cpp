@@ -115,6 +115,17 @@ TEST_F(AggregatorTest, NoFallbackWhenAnsweredSameSizeOrTooLate) {
     EXPECT_EQ(sink_.count(FindingCode::dns_bufsize_fallback), 0u);
 }
 
+TEST_F(AggregatorTest, SmallerRetryAfterALargeAnswerIsFallbackAndLoss) {
+    auto first = q("big.example", 1 * sec, true, 4096);
+    agg_.on_query(first);
+    agg_.on_outcome(outcome(first, true, 3000, 1 * sec + 1000));
+    agg_.on_query(q("big.example", 3 * sec, true, 1232));
+    ASSERT_EQ(sink_.count(FindingCode::dns_bufsize_fallback), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_bufsize_fallback)->reason, "answer_lost");
+    EXPECT_EQ(sink_.first(FindingCode::dns_bufsize_fallback)->frame_count, 3);
+    EXPECT_EQ(agg_.servers_by_queries(1)[0].large_reasked, 1u);
+}
+
 TEST_F(AggregatorTest, DnssecQueriesLostWhilePlainOnesAreAnswered) {
     for (int i = 0; i < 6; ++i) {
         auto plain = q("p.example", static_cast<uint64_t>(i) * sec, true, 1232, false, 1, static_cast<uint8_t>(10 + i));
