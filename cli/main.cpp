@@ -43,7 +43,23 @@ struct AnalyzeOptions {
     size_t max_pending = 65536;
     std::vector<uint16_t> dns_ports{53};
     bool quiet = false;
+    // IP reassembly
+    uint64_t frag_memory_mib = 256;
+    uint32_t frag_max_datagrams = 8192;
+    uint32_t frag_max_fragments = 64;
+    double frag_timeout_v4_s = 30.0;
+    double frag_timeout_v6_s = 60.0;
+    // TCP and fallback
+    uint32_t tcp_max_connections = 4096;
+    double tcp_idle_timeout_s = 60.0;
+    double tcp_retry_window_s = 5.0;
+    // Path verdicts
+    uint32_t path_min_samples = 5;
+    double path_lost_rate = 0.5;
+    double retry_window_s = 10.0;
 };
+
+uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(std::llround(s * 1e9)); }
 
 bool write_file(const std::string& path, const std::string& text) {
     FilePtr f(path == "-" ? stdout : std::fopen(path.c_str(), "w"));
@@ -63,6 +79,14 @@ int run_analyze(const AnalyzeOptions& o) {
     config.query_timeout_ns = static_cast<uint64_t>(std::llround(o.query_timeout_s * 1e9));
     config.max_pending = o.max_pending;
     config.dns_ports = o.dns_ports;
+    config.fragments.max_bytes = o.frag_memory_mib << 20;
+    config.fragments.max_datagrams = o.frag_max_datagrams;
+    config.fragments.max_fragments_per_datagram = o.frag_max_fragments;
+    config.fragments.timeout_v4_ns = seconds_to_ns(o.frag_timeout_v4_s);
+    config.fragments.timeout_v6_ns = seconds_to_ns(o.frag_timeout_v6_s);
+    config.tcp_max_connections = o.tcp_max_connections;
+    config.tcp_idle_timeout_ns = seconds_to_ns(o.tcp_idle_timeout_s);
+    config.tcp_retry_window_ns = seconds_to_ns(o.tcp_retry_window_s);
 
     FilePtr events_file;
     std::unique_ptr<JsonLinesSink> events;
@@ -82,6 +106,9 @@ int run_analyze(const AnalyzeOptions& o) {
 
     frag53::AggregatorConfig agg_config;
     agg_config.size_threshold = o.size_threshold;
+    agg_config.min_samples = o.path_min_samples;
+    agg_config.lost_rate = o.path_lost_rate;
+    agg_config.retry_window_ns = seconds_to_ns(o.retry_window_s);
     frag53::Aggregator aggregator(agg_config, fanout);
     auto pipeline = std::make_unique<Pipeline>(config, fanout);
     pipeline->set_record_sink(&aggregator);
@@ -151,6 +178,30 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
     analyze->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
     analyze->add_flag("-q,--quiet", ao.quiet, "no human report");
+    analyze->add_option("--frag-memory", ao.frag_memory_mib, "MiB of fragment data buffered at most")
+        ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{65536}));
+    analyze->add_option("--frag-max-datagrams", ao.frag_max_datagrams, "fragmented datagrams in flight")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 24));
+    analyze->add_option("--frag-max-fragments", ao.frag_max_fragments, "fragments per datagram")
+        ->capture_default_str()->check(CLI::Range(2u, 8192u));
+    analyze->add_option("--frag-timeout-v4", ao.frag_timeout_v4_s, "seconds an IPv4 fragment set may take")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    analyze->add_option("--frag-timeout-v6", ao.frag_timeout_v6_s, "seconds an IPv6 fragment set may take")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    analyze->add_option("--tcp-max-connections", ao.tcp_max_connections, "TCP connections tracked on DNS ports")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 22));
+    analyze->add_option("--tcp-idle-timeout", ao.tcp_idle_timeout_s, "seconds before an idle TCP connection is dropped")
+        ->capture_default_str()->check(CLI::Range(0.001, 86400.0));
+    analyze->add_option("--tcp-retry-window", ao.tcp_retry_window_s,
+                        "seconds after TC=1 within which the TCP retry must start")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    analyze->add_option("--retry-window", ao.retry_window_s,
+                        "seconds within which a client asking the same again counts as a retry")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    analyze->add_option("--path-min-samples", ao.path_min_samples, "queries per class before a path verdict")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 30));
+    analyze->add_option("--path-loss-rate", ao.path_lost_rate, "loss rate that makes a path verdict")
+        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
 
     try {
         app.parse(argc, argv);
