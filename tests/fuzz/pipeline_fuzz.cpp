@@ -1,7 +1,7 @@
 // Whole-pipeline fuzz target: decode, DNS parse, transactions and detectors on hostile frames.
 //
 // Input: a sequence of records [link type selector:1][time step:1][length:2][frame bytes...].
-// Small table caps so evictions and timeouts are exercised.
+// Small table caps so evictions and timeouts are exercised (and each input sets up fast).
 #include <cstddef>
 #include <cstdint>
 
@@ -27,6 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     frag53::PipelineConfig cfg;
     cfg.max_pending = 8;
     cfg.query_timeout_ns = 1'000'000'000ull;
+    cfg.fragments.max_datagrams = 8;
+    cfg.fragments.max_fragments_per_datagram = 8;
+    cfg.fragments.max_bytes = 256 * 1024;
+    cfg.tcp_max_connections = 4;
+    cfg.tcp_max_buffered = 64 * 1024;
+    cfg.tc_watch_capacity = 4;
     frag53::Pipeline pipeline(cfg, sink);
 
     uint64_t ts = 1'000'000'000ull;
