@@ -34,9 +34,9 @@ void Aggregator::emit(Finding& f) {
 }
 
 void Aggregator::on_query(const QueryRecord& r) {
+    if (r.ts_ns > last_ts_) last_ts_ = r.ts_ns;
     if (ServerStats* s = server(r.server)) {
         ++s->queries;
-        if (r.do_bit) ++s->do1_queries; else ++s->do0_queries;
         if (s->first_frame == 0) s->first_frame = r.frame;
     }
     if (r.transport != MessageTransport::udp) return;  // TCP retries are judged elsewhere
@@ -108,7 +108,11 @@ void Aggregator::on_outcome(const OutcomeRecord& r) {
     const bool udp = r.transport == MessageTransport::udp;
     const bool large = udp && r.answered && !r.truncated &&
                        (r.response_size > config_.size_threshold || r.fragmented);
+    if (r.ts_ns > last_ts_) last_ts_ = r.ts_ns;
     if (ServerStats* s = server(r.server)) {
+        // Per-class totals count transactions that ended (answered or given up); a query pushed
+        // out of a full table has no outcome and is in neither count.
+        if (r.do_bit) ++s->do1_queries; else ++s->do0_queries;
         if (r.answered) {
             ++s->answers;
             if (r.do_bit) ++s->do1_answered; else ++s->do0_answered;
@@ -137,9 +141,9 @@ void Aggregator::on_outcome(const OutcomeRecord& r) {
 void Aggregator::finish() {
     for (const ServerStats& s : servers_by_queries(servers_.size())) {
         Finding f;
+        f.ts_ns = last_ts_;
         f.ip_version = s.address.version;
         f.server = s.address;
-        f.server_port = 53;
         f.path = {s.do0_queries, s.do0_answered, s.do1_queries, s.do1_answered,
                   s.large_answers, s.large_reasked, s.large_reasked_min, s.large_reasked_max};
         const double do1_lost = 1.0 - s.rate(s.do1_answered, s.do1_queries);

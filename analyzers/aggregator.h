@@ -68,7 +68,7 @@ struct AggregatorConfig {
 struct ServerStats {
     IpAddress address;
     uint64_t queries = 0;
-    uint64_t do0_queries = 0, do0_answered = 0;
+    uint64_t do0_queries = 0, do0_answered = 0;  // ended transactions by DO bit
     uint64_t do1_queries = 0, do1_answered = 0;
     uint64_t answers = 0;
     uint64_t answers_over_threshold = 0;
@@ -129,6 +129,7 @@ private:
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;
     uint64_t history_evictions_ = 0;
+    uint64_t last_ts_ = 0;  // latest packet time seen in a record: when verdicts are made
     std::array<uint64_t, finding_code_count> findings_{};
 };
 

@@ -20,10 +20,14 @@ std::string finding_to_json(const Finding& f) {
     str("ts", format_timestamp(f.ts_ns));
     w.Key("ts_ns");
     w.Uint64(f.ts_ns);
-    str("transport", transport_name(f.transport));
+    const bool path = f.code == FindingCode::path_dnssec_queries_lost ||
+                      f.code == FindingCode::path_large_responses_lost;
+    if (!path && !is_ip_level(f)) str("transport", transport_name(f.transport));
     w.Key("ip_version");
     w.Uint(f.ip_version);
-    if (is_ip_level(f)) {
+    if (path) {
+        str("server", f.server.to_string());
+    } else if (is_ip_level(f)) {
         // A fragment set with no DNS header seen: only the datagram's addresses are known.
         str("src", f.client.to_string());
         str("dst", f.server.to_string());
@@ -76,6 +80,8 @@ std::string finding_to_json(const Finding& f) {
     if (f.fragment_count) {
         w.Key("fragment_count");
         w.Uint(f.fragment_count);
+    }
+    if (f.fragment_sizes_known) {
         w.Key("fragment_sizes");
         w.StartArray();
         for (size_t i = 0; i < f.fragment_count && i < f.fragment_sizes.size(); ++i) w.Uint(f.fragment_sizes[i]);

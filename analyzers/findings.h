@@ -81,6 +81,7 @@ struct Finding {
     // Fragmentation: fragmented DNS messages and ip.fragment_* (client = source, server =
     // destination of the datagram for ip.fragment_* findings).
     uint16_t fragment_count = 0;
+    bool fragment_sizes_known = false;
     std::array<uint16_t, 16> fragment_sizes{};  // IP payload bytes of each fragment, by offset
     uint32_t first_fragment_size = 0;  // IP length of the offset-0 fragment (path MTU hint)
     bool dont_fragment = false;        // IPv4 DF on the first fragment

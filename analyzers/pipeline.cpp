@@ -181,6 +181,7 @@ Finding Pipeline::fragment_finding(FindingCode code, const FragmentKey& key, uin
 
 void Pipeline::add_fragment_evidence(Finding& f, const DatagramInfo& info) const {
     f.fragment_count = static_cast<uint16_t>(info.fragments.size());
+    f.fragment_sizes_known = true;
     for (size_t i = 0; i < info.fragments.size(); ++i) {
         if (i < f.fragment_sizes.size()) f.fragment_sizes[i] = info.fragments[i].length;
         f.add_frame(info.fragments[i].frame);
@@ -645,9 +646,9 @@ void Pipeline::on_event(const TcpEvent& e) noexcept {
         // A retry connection that ends without carrying the question failed on the way.
         tc_watch_.tcp_closed(e.conn->id, [this, &e](const TcWatch& w) {
             const TcpConnection& c = *e.conn;
-            std::string_view why = !c.syn_ack_seen ? "syn_unanswered"
-                                   : c.reset()     ? "reset"
-                                                   : "no_query";
+            std::string_view why = c.reset()          ? "reset"
+                                   : !c.syn_ack_seen ? "syn_unanswered"
+                                                     : "no_query";
             on_tc_watch_end(w, FindingCode::dns_tcp_retry_failed, why, e.ts_ns ? e.ts_ns : now_ns_);
         });
         break;

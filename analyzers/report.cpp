@@ -214,8 +214,9 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
         auto list = servers->servers_by_queries(10);
         if (!list.empty()) {
             std::fprintf(out, "\nServers (by queries)\n");
+            const std::string over = ">" + std::to_string(run.size_threshold);
             std::fprintf(out, "  %-28s %7s %9s %9s %8s %7s %5s %5s %9s\n", "server", "queries", "ans DO=0",
-                         "ans DO=1", "largest", ">1232", "frag", "TC", "TCP ok");
+                         "ans DO=1", "largest", over.c_str(), "frag", "TC", "TCP ok");
             auto pct = [](uint64_t a, uint64_t t) {
                 char b[16];
                 if (t == 0) return std::string("-");

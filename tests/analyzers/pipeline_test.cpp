@@ -428,6 +428,15 @@ TEST_F(TcpPipelineTest, RetryConnectionReset) {
     EXPECT_EQ(sink_.first(FindingCode::dns_tcp_retry_failed)->reason, "reset");
 }
 
+TEST_F(TcpPipelineTest, RetrySynAnsweredWithResetIsAReset) {
+    truncated_udp(57, "big.example", 1 * sec);
+    c2s(SYN, 1000, 0, {}, 1 * sec + 2000);
+    s2c(RST | ACK, 0, 1001, {}, 1 * sec + 2100);
+    pipeline_.finish();
+    ASSERT_EQ(sink_.count(FindingCode::dns_tcp_retry_failed), 1u);
+    EXPECT_EQ(sink_.first(FindingCode::dns_tcp_retry_failed)->reason, "reset");
+}
+
 TEST_F(TcpPipelineTest, RetryAnsweredOverTcpGivesNoFinding) {
     truncated_udp(56, "ok.example", 1 * sec);
     handshake(1 * sec + 2000);
