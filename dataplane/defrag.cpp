@@ -816,11 +816,13 @@ AddResult FragmentTable::add(const DecodedPacket& p, uint64_t ts_ns, uint64_t fr
     // unfragmentable part (odd, but legal to receive) moves the payload once.
     uint32_t room = d.header_room;
     if (off == 0 && d.header_len == 0 && hlen > room) room = hlen;
-    // Size a new buffer for what is coming, not only for what came: a first fragment with MF
+    // Size the first buffer for what is coming, not only for what came: a fragment with MF
     // set is followed by at least as much again (a 2-fragment DNS answer then fits the first
-    // buffer instead of growing through two size classes).
-    const uint32_t expect = std::min(d.have_last ? d.total : (more ? end + len : end),
-                                     payload_limit(v, hlen));
+    // buffer instead of growing through two size classes). Later growth takes exactly what
+    // it needs; the power-of-two classes already amortise it.
+    const uint32_t expect =
+        d.buf.data != nullptr ? 0
+                              : std::min(more ? end + len : end, payload_limit(v, hlen));
     DropReason why = DropReason::none;
     if (!reserve(s, room, std::max({d.extent, off + cap, expect}), p, frame, why)) {
         if (d.nfrags == 0) {

@@ -195,6 +195,13 @@ def check_capture(res, frag53, pcap, spec, workdir):
         else:
             res.check(want_ok(got, want), name, f"{path} {want_str(want)}", f"got {got}")
 
+    if spec.get("clean") and summary is not None:
+        # A clean path: nothing may be found beyond what the scenario names (plain facts such as
+        # oversized or fragmented answers are named there).
+        named = {p.split("/", 1)[1] for p in spec.get("expect", {}) if p.startswith("findings/")}
+        extra = {k: v for k, v in summary.get("findings", {}).items() if v and k not in named}
+        res.check(not extra, name, "clean path: no other findings", f"got {extra}")
+
     # 3. Independent witness: tshark's reassembly against frag53's.
     try:
         w = tshark_fragments(pcap)
