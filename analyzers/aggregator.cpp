@@ -69,16 +69,10 @@ void Aggregator::on_query(const QueryRecord& r) {
             f.code = FindingCode::dns_bufsize_fallback;
             f.ts_ns = r.ts_ns;
             f.transport = MessageTransport::udp;
-            f.ip_version = r.client.version;
-            f.client = r.client;
-            f.server = r.server;
-            f.client_port = r.client_port;
-            f.server_port = r.server_port;
+            f.set_endpoints(r.client, r.client_port, r.server, r.server_port);
             f.has_id = true;
             f.id = r.id;
-            f.has_question = true;
-            f.qname = r.qname;
-            f.qtype = r.qtype;
+            f.set_question(r.qname, r.qtype);
             f.advertised_size = r.edns ? r.udp_size : -1;
             f.limit = h.udp_size;  // what the earlier attempt advertised
             f.reason = answer_lost                         ? "answer_lost"

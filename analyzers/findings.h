@@ -101,6 +101,19 @@ struct Finding {
     std::array<uint64_t, 16> frames{};  // evidence: capture frame numbers (query first)
     uint8_t frame_count = 0;
 
+    void set_endpoints(const IpAddress& c, uint16_t c_port, const IpAddress& s, uint16_t s_port) noexcept {
+        client = c;
+        client_port = c_port;
+        server = s;
+        server_port = s_port;
+        ip_version = c.version;
+    }
+    void set_question(const dns::Name& name, uint16_t type) noexcept {
+        has_question = true;
+        qname = name;
+        qtype = type;
+    }
+
     void add_frame(uint64_t f) noexcept {
         if (frame_count < frames.size()) frames[frame_count++] = f;
     }

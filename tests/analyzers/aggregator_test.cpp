@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "tests/analyzers/collecting_sink.h"
 #include "tests/analyzers/dns/wire_builder.h"
 
 namespace frag53 {
@@ -11,21 +12,7 @@ namespace {
 
 constexpr uint64_t sec = 1'000'000'000ull;
 
-class Collect : public FindingSink {
-public:
-    void on_finding(const Finding& f) override { findings.push_back(f); }
-    size_t count(FindingCode c) const {
-        size_t n = 0;
-        for (const auto& f : findings) n += f.code == c;
-        return n;
-    }
-    const Finding* first(FindingCode c) const {
-        for (const auto& f : findings)
-            if (f.code == c) return &f;
-        return nullptr;
-    }
-    std::vector<Finding> findings;
-};
+using Collect = testing::CollectingSink;
 
 IpAddress v4(uint8_t last) {
     const std::byte b[4] = {std::byte{198}, std::byte{18}, std::byte{0}, std::byte{last}};

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "tests/analyzers/collecting_sink.h"
 #include "tests/analyzers/test_packets.h"
 
 namespace frag53 {
@@ -16,21 +17,7 @@ using testing::sec;
 using testing::server_ip;
 using testing::udp4_frame;
 
-class CollectSink : public FindingSink {
-public:
-    void on_finding(const Finding& f) override { findings.push_back(f); }
-    size_t count(FindingCode c) const {
-        size_t n = 0;
-        for (const auto& f : findings) n += f.code == c;
-        return n;
-    }
-    const Finding* first(FindingCode c) const {
-        for (const auto& f : findings)
-            if (f.code == c) return &f;
-        return nullptr;
-    }
-    std::vector<Finding> findings;
-};
+using CollectSink = testing::CollectingSink;
 
 class PipelineTest : public ::testing::Test {
 protected:
