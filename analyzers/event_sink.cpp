@@ -114,10 +114,17 @@ std::string finding_to_json(const Finding& f) {
         w.Uint64(f.path.do1_queries);
         w.Key("do1_answered");
         w.Uint64(f.path.do1_answered);
+        auto rate = [](uint64_t a, uint64_t t) { return t ? static_cast<double>(a) / static_cast<double>(t) : 0.0; };
+        w.Key("do0_answer_rate");
+        w.Double(rate(f.path.do0_answered, f.path.do0_queries));
+        w.Key("do1_answer_rate");
+        w.Double(rate(f.path.do1_answered, f.path.do1_queries));
         w.Key("large_answers");
         w.Uint64(f.path.large_answers);
         w.Key("large_reasked");
         w.Uint64(f.path.large_reasked);
+        w.Key("large_lost_rate");
+        w.Double(rate(f.path.large_reasked, f.path.large_answers));
         if (f.path.size_max) {
             w.Key("large_sizes");
             w.StartArray();
