@@ -73,18 +73,15 @@ void Pipeline::process(std::span<const PacketView> burst) {
     for (const PacketView& pkt : burst) process_packet(pkt);
 }
 
-void Pipeline::process_packet(const PacketView& pkt) {
-    ++counters_.packets;
-    counters_.bytes += pkt.data.size();
-    if (pkt.wire_len > pkt.data.size()) ++counters_.capture_truncated_frames;
-    if (pkt.ts_ns > now_ns_) {
-        now_ns_ = pkt.ts_ns;
-    } else if (pkt.ts_ns + config_.query_timeout_ns < now_ns_) {
+void Pipeline::advance_time(uint64_t ts) {
+    if (ts > now_ns_) {
+        now_ns_ = ts;
+    } else if (ts + config_.query_timeout_ns < now_ns_) {
         // Time jumped back by more than a timeout: another capture (several files that are not
         // one continuous recording). What is pending belongs to a timeline that has ended.
         ++counters_.time_jumps;
         transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
-        now_ns_ = pkt.ts_ns;
+        now_ns_ = ts;
     }
 
     // Timeouts run on packet time: replaying a capture gives the same answer every time.
@@ -95,7 +92,13 @@ void Pipeline::process_packet(const PacketView& pkt) {
     tc_watch_.expire(now_ns_, config_.tcp_retry_window_ns, [this](const TcWatch& w) {
         on_tc_watch_end(w, FindingCode::dns_truncated_no_tcp_retry, "timeout", now_ns_);
     });
+}
 
+void Pipeline::process_packet(const PacketView& pkt) {
+    ++counters_.packets;
+    counters_.bytes += pkt.data.size();
+    if (pkt.wire_len > pkt.data.size()) ++counters_.capture_truncated_frames;
+    advance_time(pkt.ts_ns);
     decode_frame(pkt, decoded_);
     const DecodedPacket& d = decoded_;
     ++counters_.decode_status[static_cast<size_t>(d.status) % counters_.decode_status.size()];

@@ -77,6 +77,9 @@ public:
 
     void process(std::span<const PacketView> burst);
     void process_packet(const PacketView& pkt);
+    // Packet time moved on without a packet for this worker (a tick from the dispatcher): run
+    // the timeouts as if a packet of that time had come.
+    void advance_time(uint64_t ts_ns);
     // End of input: queries still pending are reported unanswered (reason end_of_input).
     void finish();
 
