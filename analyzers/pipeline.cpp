@@ -35,7 +35,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     unmatched_responses += o.unmatched_responses;
     retransmissions += o.retransmissions;
     unanswered += o.unanswered;
-    time_jumps += o.time_jumps;
+    time_jumps = std::max(time_jumps, o.time_jumps);  // a property of the input, seen by every worker
     pending_evicted += o.pending_evicted;
     tc_watch_evicted += o.tc_watch_evicted;
     rtt_count += o.rtt_count;

@@ -12,6 +12,7 @@
 #include "analyzers/pipeline.h"
 #include "analyzers/report.h"
 #include "analyzers/summary_json.h"
+#include "analyzers/worker_pool.h"
 #include "dataplane/pcap_file_source.h"
 #include "frag53_config.h"
 
@@ -57,6 +58,7 @@ struct AnalyzeOptions {
     uint32_t path_min_samples = 5;
     double path_lost_rate = 0.5;
     double retry_window_s = 10.0;
+    size_t workers = 1;
 };
 
 uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(std::llround(s * 1e9)); }
@@ -110,19 +112,39 @@ int run_analyze(const AnalyzeOptions& o) {
     agg_config.lost_rate = o.path_lost_rate;
     agg_config.retry_window_ns = seconds_to_ns(o.retry_window_s);
     frag53::Aggregator aggregator(agg_config, fanout);
-    auto pipeline = std::make_unique<Pipeline>(config, fanout);
-    pipeline->set_record_sink(&aggregator);
     PcapFileSource source(o.files, o.filter);
     std::array<PacketView, 64> burst;
-    for (;;) {
-        size_t n = source.receive(burst);
-        if (n == 0) break;
-        pipeline->process({burst.data(), n});
-        source.release({burst.data(), n});
+    frag53::PipelineCounters counters;
+    size_t pending_capacity = 0;
+    if (o.workers <= 1) {
+        // One pipeline on this thread: no copies, no queues.
+        auto pipeline = std::make_unique<Pipeline>(config, fanout);
+        pipeline->set_record_sink(&aggregator);
+        for (;;) {
+            size_t n = source.receive(burst);
+            if (n == 0) break;
+            pipeline->process({burst.data(), n});
+            source.release({burst.data(), n});
+        }
+        pipeline->finish();
+        counters = pipeline->counters();
+        pending_capacity = pipeline->pending_capacity();
+    } else {
+        frag53::WorkerPool pool(o.workers, config, fanout, &aggregator);
+        for (;;) {
+            size_t n = source.receive(burst);
+            if (n == 0) break;
+            pool.dispatch({burst.data(), n});
+            source.release({burst.data(), n});
+        }
+        pool.finish();
+        counters = pool.counters();
+        pending_capacity = pool.pending_capacity();
+        if (pool.pool_counters().records_dropped)
+            std::fprintf(stderr, "frag53: %llu transaction records dropped (aggregator behind)\n",
+                         static_cast<unsigned long long>(pool.pool_counters().records_dropped));
     }
-    pipeline->finish();
     aggregator.finish();
-    frag53::PipelineCounters counters = pipeline->counters();
     for (size_t i = 0; i < counters.findings.size(); ++i) counters.findings[i] += aggregator.findings()[i];
 
     RunInfo run;
@@ -144,7 +166,7 @@ int run_analyze(const AnalyzeOptions& o) {
         }
     }
     if (!o.summary_json.empty())
-        ok = write_file(o.summary_json, frag53::summary_json(run, counters, pipeline->pending_capacity(),
+        ok = write_file(o.summary_json, frag53::summary_json(run, counters, pending_capacity,
                                                              &aggregator)) && ok;
     if (!o.quiet) {
         // With events on stdout the human report moves to stderr so the JSON stays parseable.
@@ -178,6 +200,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
     analyze->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
     analyze->add_flag("-q,--quiet", ao.quiet, "no human report");
+    analyze->add_option("-j,--workers", ao.workers, "analysis threads (flows spread by IP address pair)")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64}));
     analyze->add_option("--frag-memory", ao.frag_memory_mib, "MiB of fragment data buffered at most")
         ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{65536}));
     analyze->add_option("--frag-max-datagrams", ao.frag_max_datagrams, "fragmented datagrams in flight")

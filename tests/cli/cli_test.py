@@ -107,5 +107,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check("size threshold option applies",
           s["findings"]["dns.oversized_response"] > s_crafted["findings"]["dns.oversized_response"])
 
+# Workers: flows spread over threads give the same summary and the same findings as one
+# pipeline, whatever the thread timing (several runs each).
+import glob
+all_pcaps = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
+with tempfile.TemporaryDirectory() as tmp:
+    def run_workers(j, k):
+        s, e = os.path.join(tmp, f"s{j}-{k}.json"), os.path.join(tmp, f"e{j}-{k}.jsonl")
+        r = subprocess.run([frag53, "analyze", *all_pcaps, "-q", "-j", str(j), "--summary-json", s,
+                            "--events", e], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return r.returncode, json.load(open(s)), sorted(open(e).read().splitlines())
+    rc1, s1, e1 = run_workers(1, 0)
+    for j in (2, 4):
+        for k in range(3):
+            rc, sj, ej = run_workers(j, k)
+            check(f"{j} workers (run {k + 1}): same summary as one", rc == rc1 and sj == s1)
+            check(f"{j} workers (run {k + 1}): same findings as one", ej == e1, f"{len(ej)} vs {len(e1)} lines")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

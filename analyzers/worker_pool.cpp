@@ -1,0 +1,260 @@
+#include "analyzers/worker_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+namespace frag53 {
+
+namespace {
+constexpr size_t batches_per_worker = 16;
+constexpr size_t finding_queue = 4096;
+constexpr size_t record_queue = 1u << 16;
+constexpr uint64_t tick_every_ns = 1'000'000'000ull;  // an idle worker's clock lags at most this
+constexpr auto poll_interval = std::chrono::milliseconds(1);
+}  // namespace
+
+PacketBatch::PacketBatch() : arena(arena_bytes) { views.reserve(max_packets); }
+
+void PacketBatch::add(const PacketView& p) noexcept {
+    const size_t n = p.data.size();
+    std::memcpy(arena.data() + used, p.data.data(), n);
+    PacketView v = p;
+    v.data = Bytes{arena.data() + used, n};
+    used += n;
+    views.push_back(v);
+}
+
+void PacketBatch::clear() noexcept {
+    used = 0;
+    views.clear();
+    tick_ts = 0;
+    end = false;
+}
+
+// Findings leave a worker through its own queue; when it is full the worker waits (findings
+// are never dropped), and the reader drains while it waits for anything, so neither side can
+// block the other for good.
+class WorkerPool::FindingQueue final : public FindingSink {
+public:
+    FindingQueue() : q(finding_queue) {}
+    void on_finding(const Finding& f) override { q.wait_enqueue(f); }
+    moodycamel::BlockingReaderWriterCircularBuffer<Finding> q;
+};
+
+// Transaction records must never hold a worker up: a full queue drops and counts.
+class WorkerPool::RecordQueue final : public TransactionRecordSink {
+public:
+    RecordQueue() : q(record_queue) {}
+    void on_query(const QueryRecord& r) override {
+        Record rec;
+        rec.is_query = true;
+        rec.ts_ns = r.ts_ns;
+        rec.query = r;
+        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    void on_outcome(const OutcomeRecord& r) override {
+        Record rec;
+        rec.is_query = false;
+        rec.ts_ns = r.ts_ns;
+        rec.outcome = r;
+        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    moodycamel::BlockingReaderWriterCircularBuffer<Record> q;
+    std::atomic<uint64_t> dropped{0};
+};
+
+struct WorkerPool::Worker {
+    explicit Worker(const PipelineConfig& config) : in(batches_per_worker + 1), free(batches_per_worker + 1) {
+        pipeline = std::make_unique<Pipeline>(config, findings);
+        pipeline->set_record_sink(&records);
+        for (auto& b : batches) {
+            b = std::make_unique<PacketBatch>();
+            free.try_enqueue(b.get());
+        }
+    }
+    FindingQueue findings;
+    RecordQueue records;
+    std::unique_ptr<Pipeline> pipeline;
+    std::array<std::unique_ptr<PacketBatch>, batches_per_worker> batches;
+    moodycamel::BlockingReaderWriterCircularBuffer<PacketBatch*> in, free;
+    std::thread thread;
+    // Worker -> reader progress: batches done, and the packet time they reached.
+    std::atomic<uint64_t> completed{0};
+    std::atomic<uint64_t> reached_ts{0};
+    std::atomic<bool> done{false};
+    // Reader-side state.
+    PacketBatch* current = nullptr;
+    uint64_t dispatched = 0;
+    uint64_t sent_ts = 0;
+    uint64_t packets = 0;
+    std::deque<Record> pending;  // drained, waiting for the merge
+};
+
+WorkerPool::WorkerPool(size_t workers, const PipelineConfig& config, FindingSink& sink,
+                       TransactionRecordSink* records)
+    : config_(config), sink_(sink), records_(records) {
+    if (workers == 0) workers = 1;
+    for (size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(config_));
+    for (auto& w : workers_) {
+        Worker* wp = w.get();
+        w->thread = std::thread([this, wp] { run(*wp); });
+    }
+}
+
+WorkerPool::~WorkerPool() {
+    if (!finished_) finish();
+}
+
+void WorkerPool::run(Worker& w) {
+    for (;;) {
+        PacketBatch* b = nullptr;
+        w.in.wait_dequeue(b);
+        uint64_t ts = w.reached_ts.load(std::memory_order_relaxed);
+        w.pipeline->process(b->views);
+        if (!b->views.empty()) ts = std::max(ts, b->views.back().ts_ns);
+        if (b->tick_ts > 0) {
+            w.pipeline->advance_time(b->tick_ts);
+            ts = std::max(ts, b->tick_ts);
+        }
+        const bool end = b->end;
+        if (end) w.pipeline->finish();
+        b->clear();
+        w.free.wait_enqueue(b);
+        // Records of this batch are queued before the progress is published (release), so the
+        // reader that sees the progress also sees them.
+        w.reached_ts.store(ts, std::memory_order_release);
+        w.completed.fetch_add(1, std::memory_order_release);
+        if (end) {
+            w.done.store(true, std::memory_order_release);
+            return;
+        }
+    }
+}
+
+PacketBatch* WorkerPool::take_batch(Worker& w) {
+    PacketBatch* b = nullptr;
+    // Waiting for a free batch means the worker is behind; drain its outputs meanwhile so it
+    // can never be stuck on a full finding queue while we wait for it.
+    while (!w.free.wait_dequeue_timed(b, poll_interval)) poll(false);
+    return b;
+}
+
+void WorkerPool::send(Worker& w) {
+    PacketBatch* b = w.current;
+    w.current = nullptr;
+    if (!b->views.empty()) w.sent_ts = b->views.back().ts_ns;
+    if (b->tick_ts) w.sent_ts = b->tick_ts;
+    ++w.dispatched;
+    w.in.wait_enqueue(b);
+}
+
+void WorkerPool::dispatch(std::span<const PacketView> burst) {
+    const size_t n = workers_.size();
+    for (const PacketView& p : burst) {
+        // The same clock rule as a pipeline's: forward with the packets, and back only when a new
+        // recording starts (a jump back by more than the query timeout).
+        if (p.ts_ns > reader_ts_ || p.ts_ns + config_.query_timeout_ns < reader_ts_) reader_ts_ = p.ts_ns;
+        size_t idx = 0;
+        if (n > 1) {
+            decode_frame(p, scratch_);
+            if (scratch_.ip_version != 0) idx = symmetric_pair_hash(scratch_.src, scratch_.dst) % n;
+        }
+        Worker& w = *workers_[idx];
+        if (w.current == nullptr) w.current = take_batch(w);
+        if (!w.current->fits(p.data.size())) {
+            send(w);
+            w.current = take_batch(w);
+        }
+        w.current->add(p);
+        ++w.packets;
+    }
+    for (auto& wp : workers_) {
+        Worker& w = *wp;
+        if (w.current != nullptr && !w.current->views.empty()) {
+            send(w);
+        } else if (reader_ts_ > w.sent_ts + tick_every_ns || reader_ts_ + config_.query_timeout_ns < w.sent_ts) {
+            // An idle worker still has to see time pass, or its timeouts would wait for its next
+            // packet (and differ from a single pipeline's).
+            if (w.current == nullptr) w.current = take_batch(w);
+            w.current->tick_ts = reader_ts_;
+            ++pool_counters_.ticks;
+            send(w);
+        }
+    }
+    poll(false);
+}
+
+void WorkerPool::poll(bool all) {
+    for (auto& wp : workers_) {
+        Finding f;
+        while (wp->findings.q.try_dequeue(f)) sink_.on_finding(f);
+        Record r;
+        while (wp->records.q.try_dequeue(r)) wp->pending.push_back(std::move(r));
+    }
+    merge_records(all);
+}
+
+// Transaction records reach the aggregator in packet-time order across workers: a record is
+// released once every worker has reached its time (a worker with nothing left to do has reached
+// the reader's time).
+void WorkerPool::merge_records(bool all) {
+    uint64_t watermark = std::numeric_limits<uint64_t>::max();
+    if (!all) {
+        for (auto& wp : workers_) {
+            const uint64_t done = wp->completed.load(std::memory_order_acquire);
+            const uint64_t reached = done == wp->dispatched ? reader_ts_ : wp->reached_ts.load(std::memory_order_acquire);
+            watermark = std::min(watermark, reached);
+        }
+    }
+    for (;;) {
+        Worker* best = nullptr;
+        for (auto& wp : workers_) {
+            if (wp->pending.empty() || wp->pending.front().ts_ns > watermark) continue;
+            if (best == nullptr || wp->pending.front().ts_ns < best->pending.front().ts_ns) best = wp.get();
+        }
+        if (best == nullptr) return;
+        Record& r = best->pending.front();
+        if (records_ != nullptr) {
+            if (r.is_query) records_->on_query(r.query); else records_->on_outcome(r.outcome);
+        }
+        best->pending.pop_front();
+    }
+}
+
+void WorkerPool::finish() {
+    if (finished_) return;
+    for (auto& wp : workers_) {
+        Worker& w = *wp;
+        if (w.current == nullptr) w.current = take_batch(w);
+        w.current->end = true;
+        w.current->tick_ts = reader_ts_;
+        send(w);
+    }
+    for (auto& wp : workers_) {
+        while (!wp->done.load(std::memory_order_acquire)) {
+            poll(false);
+            std::this_thread::sleep_for(poll_interval);
+        }
+        wp->thread.join();
+    }
+    poll(true);
+    for (auto& wp : workers_) {
+        pool_counters_.records_dropped += wp->records.dropped.load(std::memory_order_relaxed);
+        pool_counters_.packets_per_worker.push_back(wp->packets);
+    }
+    finished_ = true;
+}
+
+PipelineCounters WorkerPool::counters() const {
+    PipelineCounters c;
+    for (const auto& wp : workers_) c.merge(wp->pipeline->counters());
+    return c;
+}
+
+size_t WorkerPool::pending_capacity() const noexcept {
+    return workers_.empty() ? 0 : workers_.front()->pipeline->pending_capacity();
+}
+
+}  // namespace frag53
