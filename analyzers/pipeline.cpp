@@ -356,7 +356,11 @@ Finding Pipeline::message_finding(FindingCode code, const MessageContext& ctx, b
         f.has_question = message_.first_question(f.qname, f.qtype, qclass);
     }
     if (is_query) f.query_size = ctx.wire_size; else f.response_size = ctx.wire_size;
-    f.add_frame(ctx.pkt->frame);
+    if (ctx.transport == MessageTransport::tcp && !message_frames_.empty()) {
+        for (uint64_t fr : message_frames_) f.add_frame(fr);  // every segment of the message
+    } else {
+        f.add_frame(ctx.pkt->frame);
+    }
     return f;
 }
 
@@ -648,7 +652,7 @@ void Pipeline::on_event(const TcpEvent& e) noexcept {
             std::string_view why = c.reset()          ? "reset"
                                    : !c.syn_ack_seen ? "syn_unanswered"
                                                      : "no_query";
-            on_tc_watch_end(w, FindingCode::dns_tcp_retry_failed, why, e.ts_ns ? e.ts_ns : now_ns_);
+            on_tc_watch_end(w, FindingCode::dns_tcp_retry_failed, why, e.ts_ns ? e.ts_ns : now_ns_, e.frame);
         });
         break;
     default:
@@ -673,14 +677,17 @@ void Pipeline::on_message(const dns::TcpDnsMessage& m) noexcept {
     pkt.frame = m.frame;
     const auto size = static_cast<uint32_t>(m.data.size());
     MessageContext ctx{&pkt, &d, MessageTransport::tcp, size, false};
+    message_frames_ = m.frames;
     on_dns_message(ctx, m.data);
+    message_frames_ = {};
 }
 
 void Pipeline::on_framing_event(const dns::TcpFramingEvent& e) noexcept {
     if (e.type != dns::TcpFramingEventType::resynchronised) ++counters_.tcp_framing_errors;
 }
 
-void Pipeline::on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts) {
+void Pipeline::on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts,
+                               uint64_t last_frame) {
     Finding f;
     f.code = code;
     f.severity = default_severity(code);
@@ -695,6 +702,7 @@ void Pipeline::on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_v
     if (w.query_frame) f.add_frame(w.query_frame);
     f.add_frame(w.tc_frame);
     if (w.tcp_frame) f.add_frame(w.tcp_frame);
+    if (last_frame && last_frame != w.tcp_frame) f.add_frame(last_frame);  // e.g. the reset
     emit(f);
 }
 

@@ -120,7 +120,8 @@ private:
     void on_unanswered(const PendingQuery& q, std::string_view reason);
     void record_outcome(const PendingQuery& q, bool answered, bool truncated, uint32_t size, uint64_t ts,
                         uint64_t frame);
-    void on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts);
+    void on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts,
+                         uint64_t last_frame = 0);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void emit(Finding& f);
     // A finding about the message in flight; with_message=false when message_ does not hold it.
@@ -146,6 +147,7 @@ private:
     const TcpConnection* tcp_conn_ = nullptr;  // the connection whose bytes are being framed
     TcpDir tcp_dir_ = TcpDir::to_server;
     DecodedPacket tcp_message_;                // addresses and ports of the message being handled
+    std::span<const uint64_t> message_frames_;  // frames carrying the TCP message being handled
     std::array<uint64_t, 256> tiny_reported_{};  // recent datagrams already reported tiny
     dns::MessageView message_;
     uint64_t now_ns_ = 0;

@@ -1,6 +1,7 @@
 // frag53: argument parsing and wiring only; the analysis lives in analyzers/ and dataplane/.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "analyzers/summary_json.h"
 #include "analyzers/worker_pool.h"
 #include "dataplane/pcap_file_source.h"
+#include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
 
 namespace {
@@ -33,6 +35,70 @@ struct FileCloser {
     }
 };
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+// Remembers the evidence frames of every finding for -w (bounded; what does not fit is counted).
+class EvidenceFrames final : public frag53::FindingSink {
+public:
+    static constexpr size_t max_frames = size_t{1} << 24;
+    void on_finding(const frag53::Finding& f) override {
+        for (uint8_t i = 0; i < f.frame_count; ++i) {
+            if (f.frames[i] == 0) continue;
+            if (frames_.size() >= max_frames) {
+                ++dropped_;
+                continue;
+            }
+            frames_.push_back(f.frames[i]);
+        }
+    }
+    // Sorted, without duplicates.
+    std::vector<uint64_t> take() {
+        std::sort(frames_.begin(), frames_.end());
+        frames_.erase(std::unique(frames_.begin(), frames_.end()), frames_.end());
+        return std::move(frames_);
+    }
+    uint64_t dropped() const noexcept { return dropped_; }
+
+private:
+    std::vector<uint64_t> frames_;
+    uint64_t dropped_ = 0;
+};
+
+// Second pass over the inputs: the frames behind the findings, written to `path`. Frame numbers
+// are the first pass's (same files, same filter), so the evidence is exactly what was judged.
+bool write_evidence(const std::vector<std::string>& files, const std::string& filter,
+                    const std::vector<uint64_t>& frames, const std::string& path) {
+    PcapFileSource source(files, filter);
+    std::unique_ptr<frag53::PcapWriter> out;
+    std::array<PacketView, 64> burst;
+    size_t next = 0;
+    uint64_t other_link = 0;
+    try {
+        for (;;) {
+            size_t n = source.receive(burst);
+            if (n == 0 || next == frames.size()) break;
+            for (size_t i = 0; i < n && next < frames.size(); ++i) {
+                const PacketView& p = burst[i];
+                while (next < frames.size() && frames[next] < p.frame) ++next;
+                if (next == frames.size() || frames[next] != p.frame) continue;
+                if (!out) out = std::make_unique<frag53::PcapWriter>(path, p.link_type);
+                if (p.link_type != out->link_type()) {
+                    ++other_link;  // one pcap file holds one link type
+                    continue;
+                }
+                out->write(p);
+            }
+            source.release({burst.data(), n});
+        }
+        if (!out) out = std::make_unique<frag53::PcapWriter>(path, 1);  // an empty, valid file
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "frag53: -w: %s\n", e.what());
+        return false;
+    }
+    if (other_link)
+        std::fprintf(stderr, "frag53: -w: %llu evidence packets of another link type not written to %s\n",
+                     static_cast<unsigned long long>(other_link), path.c_str());
+    return out->flush();
+}
 
 struct AnalyzeOptions {
     std::vector<std::string> files;
@@ -59,6 +125,7 @@ struct AnalyzeOptions {
     double path_lost_rate = 0.5;
     double retry_window_s = 10.0;
     size_t workers = 1;
+    std::string write_evidence;
 };
 
 uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(std::llround(s * 1e9)); }
@@ -102,8 +169,10 @@ int run_analyze(const AnalyzeOptions& o) {
         events = std::make_unique<JsonLinesSink>(events_file.get());
     }
     ReportCollector report;
+    EvidenceFrames evidence;
     FindingFanout fanout;
     fanout.add(&report);
+    if (!o.write_evidence.empty()) fanout.add(&evidence);
     if (events) fanout.add(events.get());
 
     frag53::AggregatorConfig agg_config;
@@ -158,6 +227,12 @@ int run_analyze(const AnalyzeOptions& o) {
                      e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
 
     bool ok = true;
+    if (!o.write_evidence.empty()) {
+        if (evidence.dropped())
+            std::fprintf(stderr, "frag53: -w: %llu evidence frames beyond the cap not written\n",
+                         static_cast<unsigned long long>(evidence.dropped()));
+        ok = write_evidence(o.files, o.filter, evidence.take(), o.write_evidence) && ok;
+    }
     if (events) {
         events->flush();
         if (events->failed()) {
@@ -200,6 +275,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
     analyze->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
     analyze->add_flag("-q,--quiet", ao.quiet, "no human report");
+    analyze->add_option("-w,--write-evidence", ao.write_evidence,
+                        "write the packets behind every finding to this pcap file");
     analyze->add_option("-j,--workers", ao.workers, "analysis threads (flows spread by IP address pair)")
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64}));
     analyze->add_option("--frag-memory", ao.frag_memory_mib, "MiB of fragment data buffered at most")
