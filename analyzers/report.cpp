@@ -8,6 +8,7 @@
 namespace frag53 {
 
 void ReportCollector::on_finding(const Finding& f) {
+    ++total_;
     auto& ex = examples_[static_cast<size_t>(f.code)];
     if (!ex) ex = f;
     auto it = servers_.find(f.server);
@@ -157,7 +158,11 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
                   const ReportCollector& report, const Aggregator* servers) {
     std::fprintf(out, "frag53 %s report\n", FRAG53_VERSION);
     std::fprintf(out, "\nInput\n");
-    for (const auto& in : run.inputs) std::fprintf(out, "  file       %s\n", in.c_str());
+    for (const auto& in : run.inputs) std::fprintf(out, "  %-10s %s\n", run.live ? "interface" : "file", in.c_str());
+    if (run.live)
+        std::fprintf(out, "  dropped    %llu by the kernel, %llu by the interface\n",
+                     static_cast<unsigned long long>(run.kernel_dropped),
+                     static_cast<unsigned long long>(run.interface_dropped));
     std::fprintf(out, "  packets    %llu (%llu bytes captured)\n",
                  static_cast<unsigned long long>(c.packets), static_cast<unsigned long long>(c.bytes));
     std::fprintf(out, "  cut by snap length  %llu frames\n",

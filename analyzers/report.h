@@ -33,6 +33,7 @@ public:
     // Servers ordered by finding count, most first.
     std::vector<ServerStats> top_servers(size_t n) const;
     uint64_t servers_untracked() const noexcept { return servers_untracked_; }
+    uint64_t total() const noexcept { return total_; }
 
 private:
     struct AddressHash {
@@ -41,12 +42,16 @@ private:
     std::array<std::optional<Finding>, finding_code_count> examples_{};
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;
+    uint64_t total_ = 0;
 };
 
 struct RunInfo {
     std::vector<std::string> inputs;
     std::vector<SourceError> errors;
     uint32_t size_threshold = 1232;
+    bool live = false;                // inputs are interfaces
+    uint64_t kernel_dropped = 0;      // live: lost in the capture ring (pcap_stats ps_drop)
+    uint64_t interface_dropped = 0;   // live: dropped by the interface (ps_ifdrop)
 };
 
 // One line describing a finding for people (used by the report and by tools).

@@ -27,6 +27,10 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("bytes", c.bytes);
     num("capture_truncated_frames", c.capture_truncated_frames);
     num("time_jumps_back", c.time_jumps);
+    if (run.live) {
+        num("kernel_dropped", run.kernel_dropped);
+        num("interface_dropped", run.interface_dropped);
+    }
     w.Key("files");
     w.StartArray();
     for (const auto& f : run.inputs) w.String(f.c_str());

@@ -3,6 +3,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -15,6 +20,8 @@
 #include "analyzers/summary_json.h"
 #include "analyzers/worker_pool.h"
 #include "dataplane/pcap_file_source.h"
+#include "dataplane/pcap_live_source.h"
+#include "dataplane/privileges.h"
 #include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
 
@@ -100,6 +107,14 @@ bool write_evidence(const std::vector<std::string>& files, const std::string& fi
     return out->flush();
 }
 
+struct LiveOptions {
+    std::string interface_name;
+    int snaplen = 65535;
+    int buffer_mib = 64;
+    std::string user;
+    int stats_interval_s = 10;
+};
+
 struct AnalyzeOptions {
     std::vector<std::string> files;
     std::string filter;
@@ -142,10 +157,10 @@ bool write_file(const std::string& path, const std::string& text) {
     return ok;
 }
 
-int run_analyze(const AnalyzeOptions& o) {
+PipelineConfig pipeline_config(const AnalyzeOptions& o) {
     PipelineConfig config;
     config.size_threshold = o.size_threshold;
-    config.query_timeout_ns = static_cast<uint64_t>(std::llround(o.query_timeout_s * 1e9));
+    config.query_timeout_ns = seconds_to_ns(o.query_timeout_s);
     config.max_pending = o.max_pending;
     config.dns_ports = o.dns_ports;
     config.fragments.max_bytes = o.frag_memory_mib << 20;
@@ -156,65 +171,140 @@ int run_analyze(const AnalyzeOptions& o) {
     config.tcp_max_connections = o.tcp_max_connections;
     config.tcp_idle_timeout_ns = seconds_to_ns(o.tcp_idle_timeout_s);
     config.tcp_retry_window_ns = seconds_to_ns(o.tcp_retry_window_s);
+    return config;
+}
 
-    FilePtr events_file;
-    std::unique_ptr<JsonLinesSink> events;
-    if (!o.events.empty()) {
-        events_file.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
-        if (!events_file) {
-            std::fprintf(stderr, "frag53: cannot write events to %s: %s\n", o.events.c_str(),
-                         std::strerror(errno));
-            return 2;
+// Set by SIGINT / SIGTERM: capture stops, pending state is flushed, the summary is written.
+std::atomic<bool> g_stop{false};
+std::atomic<frag53::PcapLiveSource*> g_live{nullptr};
+
+extern "C" void on_stop_signal(int) {
+    g_stop.store(true);
+    if (frag53::PcapLiveSource* live = g_live.load()) live->stop();  // async-signal-safe
+}
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// One analysis run: the sinks, the aggregator, and either one pipeline on this thread or a pool
+// of workers. Sources only feed it bursts.
+class Engine {
+public:
+    explicit Engine(const AnalyzeOptions& o) : o_(o) {
+        if (!o.events.empty()) {
+            events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
+            if (!events_file_) throw std::runtime_error("cannot write events to " + o.events + ": " + std::strerror(errno));
+            events_ = std::make_unique<JsonLinesSink>(events_file_.get());
         }
-        events = std::make_unique<JsonLinesSink>(events_file.get());
+        fanout_.add(&report_);
+        if (events_) fanout_.add(events_.get());
+        if (!o.write_evidence.empty()) fanout_.add(&evidence_);
+        frag53::AggregatorConfig agg;
+        agg.size_threshold = o.size_threshold;
+        agg.min_samples = o.path_min_samples;
+        agg.lost_rate = o.path_lost_rate;
+        agg.retry_window_ns = seconds_to_ns(o.retry_window_s);
+        aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
+        const PipelineConfig config = pipeline_config(o);
+        if (o.workers <= 1) {
+            // One pipeline on this thread: no copies, no queues.
+            pipeline_ = std::make_unique<Pipeline>(config, fanout_);
+            pipeline_->set_record_sink(aggregator_.get());
+        } else {
+            pool_ = std::make_unique<frag53::WorkerPool>(o.workers, config, fanout_, aggregator_.get());
+        }
     }
-    ReportCollector report;
-    EvidenceFrames evidence;
-    FindingFanout fanout;
-    fanout.add(&report);
-    if (!o.write_evidence.empty()) fanout.add(&evidence);
-    if (events) fanout.add(events.get());
 
-    frag53::AggregatorConfig agg_config;
-    agg_config.size_threshold = o.size_threshold;
-    agg_config.min_samples = o.path_min_samples;
-    agg_config.lost_rate = o.path_lost_rate;
-    agg_config.retry_window_ns = seconds_to_ns(o.retry_window_s);
-    frag53::Aggregator aggregator(agg_config, fanout);
+    void feed(std::span<const PacketView> burst) {
+        packets_ += burst.size();
+        if (pipeline_) pipeline_->process(burst); else pool_->dispatch(burst);
+    }
+    // Nothing captured for a while: hand over what the workers found.
+    void idle() {
+        if (pool_) pool_->dispatch({});
+    }
+    void flush_events() {
+        if (events_) events_->flush();
+    }
+    uint64_t packets() const noexcept { return packets_; }
+    uint64_t findings() const noexcept { return report_.total(); }
+
+    void finish() {
+        if (pipeline_) {
+            pipeline_->finish();
+            counters_ = pipeline_->counters();
+            pending_capacity_ = pipeline_->pending_capacity();
+        } else {
+            pool_->finish();
+            counters_ = pool_->counters();
+            pending_capacity_ = pool_->pending_capacity();
+            if (pool_->pool_counters().records_dropped)
+                std::fprintf(stderr, "frag53: %llu transaction records dropped (aggregator behind)\n",
+                             static_cast<unsigned long long>(pool_->pool_counters().records_dropped));
+        }
+        aggregator_->finish();
+        for (size_t i = 0; i < counters_.findings.size(); ++i) counters_.findings[i] += aggregator_->findings()[i];
+    }
+
+    // Writes what the options ask for; false when an output failed.
+    bool write_outputs(const RunInfo& run, const std::vector<std::string>& files, const std::string& filter) {
+        bool ok = true;
+        if (!o_.write_evidence.empty()) {
+            if (evidence_.dropped())
+                std::fprintf(stderr, "frag53: -w: %llu evidence frames beyond the cap not written\n",
+                             static_cast<unsigned long long>(evidence_.dropped()));
+            ok = write_evidence(files, filter, evidence_.take(), o_.write_evidence) && ok;
+        }
+        if (events_) {
+            events_->flush();
+            if (events_->failed()) {
+                std::fprintf(stderr, "frag53: error writing events to %s\n", o_.events.c_str());
+                ok = false;
+            }
+        }
+        if (!o_.summary_json.empty())
+            ok = write_file(o_.summary_json,
+                            frag53::summary_json(run, counters_, pending_capacity_, aggregator_.get())) && ok;
+        if (!o_.quiet) {
+            // With events on stdout the human report moves to stderr so the JSON stays parseable.
+            std::FILE* out = o_.events == "-" || o_.summary_json == "-" ? stderr : stdout;
+            frag53::print_report(out, run, counters_, report_, aggregator_.get());
+        }
+        return ok;
+    }
+
+private:
+    const AnalyzeOptions& o_;
+    FilePtr events_file_;
+    std::unique_ptr<JsonLinesSink> events_;
+    ReportCollector report_;
+    EvidenceFrames evidence_;
+    FindingFanout fanout_;
+    std::unique_ptr<frag53::Aggregator> aggregator_;
+    std::unique_ptr<Pipeline> pipeline_;
+    std::unique_ptr<frag53::WorkerPool> pool_;
+    frag53::PipelineCounters counters_;
+    size_t pending_capacity_ = 0;
+    uint64_t packets_ = 0;
+};
+
+int run_analyze(const AnalyzeOptions& o) {
+    Engine engine(o);
+    install_stop_handlers();
     PcapFileSource source(o.files, o.filter);
     std::array<PacketView, 64> burst;
-    frag53::PipelineCounters counters;
-    size_t pending_capacity = 0;
-    if (o.workers <= 1) {
-        // One pipeline on this thread: no copies, no queues.
-        auto pipeline = std::make_unique<Pipeline>(config, fanout);
-        pipeline->set_record_sink(&aggregator);
-        for (;;) {
-            size_t n = source.receive(burst);
-            if (n == 0) break;
-            pipeline->process({burst.data(), n});
-            source.release({burst.data(), n});
-        }
-        pipeline->finish();
-        counters = pipeline->counters();
-        pending_capacity = pipeline->pending_capacity();
-    } else {
-        frag53::WorkerPool pool(o.workers, config, fanout, &aggregator);
-        for (;;) {
-            size_t n = source.receive(burst);
-            if (n == 0) break;
-            pool.dispatch({burst.data(), n});
-            source.release({burst.data(), n});
-        }
-        pool.finish();
-        counters = pool.counters();
-        pending_capacity = pool.pending_capacity();
-        if (pool.pool_counters().records_dropped)
-            std::fprintf(stderr, "frag53: %llu transaction records dropped (aggregator behind)\n",
-                         static_cast<unsigned long long>(pool.pool_counters().records_dropped));
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        size_t n = source.receive(burst);
+        if (n == 0) break;
+        engine.feed({burst.data(), n});
+        source.release({burst.data(), n});
     }
-    aggregator.finish();
-    for (size_t i = 0; i < counters.findings.size(); ++i) counters.findings[i] += aggregator.findings()[i];
+    engine.finish();
 
     RunInfo run;
     run.inputs = o.files;
@@ -225,31 +315,115 @@ int run_analyze(const AnalyzeOptions& o) {
         std::fprintf(stderr, "frag53: %s (%llu packets read%s)\n", e.message.c_str(),
                      static_cast<unsigned long long>(e.packets_read),
                      e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
+    if (g_stop.load()) std::fprintf(stderr, "frag53: stopped by a signal; the report covers what was read\n");
+    if (!engine.write_outputs(run, o.files, o.filter)) return 2;
+    return run.errors.empty() ? 0 : 1;
+}
 
-    bool ok = true;
-    if (!o.write_evidence.empty()) {
-        if (evidence.dropped())
-            std::fprintf(stderr, "frag53: -w: %llu evidence frames beyond the cap not written\n",
-                         static_cast<unsigned long long>(evidence.dropped()));
-        ok = write_evidence(o.files, o.filter, evidence.take(), o.write_evidence) && ok;
-    }
-    if (events) {
-        events->flush();
-        if (events->failed()) {
-            std::fprintf(stderr, "frag53: error writing events to %s\n", o.events.c_str());
-            ok = false;
+int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
+    if (!o.write_evidence.empty())
+        throw std::runtime_error("-w is for capture files (analyze); capture with tcpdump and analyze it");
+    frag53::PcapLiveOptions po;
+    po.interface_name = lo.interface_name;
+    po.bpf_filter = o.filter;
+    po.snaplen = lo.snaplen;
+    po.buffer_bytes = lo.buffer_mib << 20;
+    frag53::PcapLiveSource source(po);
+    for (const auto& w : source.warnings()) std::fprintf(stderr, "frag53: %s: %s\n", lo.interface_name.c_str(), w.c_str());
+    std::fprintf(stderr, "frag53: capturing on %s\n", lo.interface_name.c_str());
+    std::fflush(stderr);
+    if (!lo.user.empty()) frag53::drop_privileges(lo.user);
+    Engine engine(o);
+    g_live.store(&source);
+    install_stop_handlers();
+
+    using clock = std::chrono::steady_clock;  // progress output only, never packet analysis
+    auto last_flush = clock::now(), last_stats = clock::now();
+    uint64_t stats_packets = 0;
+    std::array<PacketView, 64> burst;
+    while (!source.stopped()) {
+        size_t n = source.receive_or_idle(burst);
+        if (n > 0) {
+            engine.feed({burst.data(), n});
+            source.release({burst.data(), n});
+        } else {
+            engine.idle();
+        }
+        auto now = clock::now();
+        if (now - last_flush >= std::chrono::seconds(1)) {
+            engine.flush_events();
+            last_flush = now;
+        }
+        if (lo.stats_interval_s > 0 && !o.quiet && now - last_stats >= std::chrono::seconds(lo.stats_interval_s)) {
+            const double secs = std::chrono::duration<double>(now - last_stats).count();
+            const auto st = source.stats();
+            std::fprintf(stderr, "frag53: %.0f packets/s, %llu packets, kernel drops %llu (interface %llu), %llu findings\n",
+                         static_cast<double>(engine.packets() - stats_packets) / secs,
+                         static_cast<unsigned long long>(engine.packets()),
+                         static_cast<unsigned long long>(st.pcap_dropped),
+                         static_cast<unsigned long long>(st.pcap_if_dropped),
+                         static_cast<unsigned long long>(engine.findings()));
+            stats_packets = engine.packets();
+            last_stats = now;
         }
     }
-    if (!o.summary_json.empty())
-        ok = write_file(o.summary_json, frag53::summary_json(run, counters, pending_capacity,
-                                                             &aggregator)) && ok;
-    if (!o.quiet) {
-        // With events on stdout the human report moves to stderr so the JSON stays parseable.
-        std::FILE* out = o.events == "-" || o.summary_json == "-" ? stderr : stdout;
-        frag53::print_report(out, run, counters, report, &aggregator);
-    }
-    if (!ok) return 2;
-    return run.errors.empty() ? 0 : 1;
+    g_live.store(nullptr);
+    engine.finish();
+    const auto st = source.stats();
+    RunInfo run;
+    run.inputs = {lo.interface_name};
+    run.size_threshold = o.size_threshold;
+    run.live = true;
+    run.kernel_dropped = st.pcap_dropped;
+    run.interface_dropped = st.pcap_if_dropped;
+    if (!source.error().empty()) std::fprintf(stderr, "frag53: %s: %s\n", lo.interface_name.c_str(), source.error().c_str());
+    std::fprintf(stderr, "frag53: %s: %llu packets captured, %llu dropped by the kernel, %llu by the interface\n",
+                 lo.interface_name.c_str(), static_cast<unsigned long long>(st.packets),
+                 static_cast<unsigned long long>(st.pcap_dropped), static_cast<unsigned long long>(st.pcap_if_dropped));
+    if (!engine.write_outputs(run, {}, {})) return 2;
+    return source.error().empty() ? 0 : 1;
+}
+
+void add_analysis_options(CLI::App* cmd, AnalyzeOptions& ao) {
+    cmd->add_option("-f,--filter", ao.filter, "BPF filter expression");
+    cmd->add_option("--events", ao.events, "write findings as JSON lines to PATH ('-' for stdout)");
+    cmd->add_option("--summary-json", ao.summary_json, "write the summary JSON to PATH ('-' for stdout)");
+    cmd->add_option("--size-threshold", ao.size_threshold,
+                        "dns.oversized_response above this many bytes")->capture_default_str()
+        ->check(CLI::Range(1u, 65535u));
+    cmd->add_option("--query-timeout", ao.query_timeout_s,
+                        "seconds of packet time before a query counts as unanswered")->capture_default_str()
+        ->check(CLI::Range(0.001, 3600.0));
+    cmd->add_option("--max-pending", ao.max_pending, "pending queries tracked at once")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
+    cmd->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
+    cmd->add_flag("-q,--quiet", ao.quiet, "no human report");
+    cmd->add_option("-j,--workers", ao.workers, "analysis threads (flows spread by IP address pair)")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64}));
+    cmd->add_option("--frag-memory", ao.frag_memory_mib, "MiB of fragment data buffered at most")
+        ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{65536}));
+    cmd->add_option("--frag-max-datagrams", ao.frag_max_datagrams, "fragmented datagrams in flight")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 24));
+    cmd->add_option("--frag-max-fragments", ao.frag_max_fragments, "fragments per datagram")
+        ->capture_default_str()->check(CLI::Range(2u, 8192u));
+    cmd->add_option("--frag-timeout-v4", ao.frag_timeout_v4_s, "seconds an IPv4 fragment set may take")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    cmd->add_option("--frag-timeout-v6", ao.frag_timeout_v6_s, "seconds an IPv6 fragment set may take")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    cmd->add_option("--tcp-max-connections", ao.tcp_max_connections, "TCP connections tracked on DNS ports")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 22));
+    cmd->add_option("--tcp-idle-timeout", ao.tcp_idle_timeout_s, "seconds before an idle TCP connection is dropped")
+        ->capture_default_str()->check(CLI::Range(0.001, 86400.0));
+    cmd->add_option("--tcp-retry-window", ao.tcp_retry_window_s,
+                        "seconds after TC=1 within which the TCP retry must start")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    cmd->add_option("--retry-window", ao.retry_window_s,
+                        "seconds within which a client asking the same again counts as a retry")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    cmd->add_option("--path-min-samples", ao.path_min_samples, "queries per class before a path verdict")
+        ->capture_default_str()->check(CLI::Range(1u, 1u << 30));
+    cmd->add_option("--path-loss-rate", ao.path_lost_rate, "loss rate that makes a path verdict")
+        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
 }
 
 }  // namespace
@@ -260,49 +434,23 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", FRAG53_VERSION);
 
     AnalyzeOptions ao;
+    LiveOptions lo;
     auto* analyze = app.add_subcommand("analyze", "analyze pcap / pcapng capture files");
     analyze->add_option("files", ao.files, "capture files, read in order")->required();
-    analyze->add_option("-f,--filter", ao.filter, "BPF filter expression");
-    analyze->add_option("--events", ao.events, "write findings as JSON lines to PATH ('-' for stdout)");
-    analyze->add_option("--summary-json", ao.summary_json, "write the summary JSON to PATH ('-' for stdout)");
-    analyze->add_option("--size-threshold", ao.size_threshold,
-                        "dns.oversized_response above this many bytes")->capture_default_str()
-        ->check(CLI::Range(1u, 65535u));
-    analyze->add_option("--query-timeout", ao.query_timeout_s,
-                        "seconds of packet time before a query counts as unanswered")->capture_default_str()
-        ->check(CLI::Range(0.001, 3600.0));
-    analyze->add_option("--max-pending", ao.max_pending, "pending queries tracked at once")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
-    analyze->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
-    analyze->add_flag("-q,--quiet", ao.quiet, "no human report");
     analyze->add_option("-w,--write-evidence", ao.write_evidence,
                         "write the packets behind every finding to this pcap file");
-    analyze->add_option("-j,--workers", ao.workers, "analysis threads (flows spread by IP address pair)")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64}));
-    analyze->add_option("--frag-memory", ao.frag_memory_mib, "MiB of fragment data buffered at most")
-        ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{65536}));
-    analyze->add_option("--frag-max-datagrams", ao.frag_max_datagrams, "fragmented datagrams in flight")
-        ->capture_default_str()->check(CLI::Range(1u, 1u << 24));
-    analyze->add_option("--frag-max-fragments", ao.frag_max_fragments, "fragments per datagram")
-        ->capture_default_str()->check(CLI::Range(2u, 8192u));
-    analyze->add_option("--frag-timeout-v4", ao.frag_timeout_v4_s, "seconds an IPv4 fragment set may take")
-        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
-    analyze->add_option("--frag-timeout-v6", ao.frag_timeout_v6_s, "seconds an IPv6 fragment set may take")
-        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
-    analyze->add_option("--tcp-max-connections", ao.tcp_max_connections, "TCP connections tracked on DNS ports")
-        ->capture_default_str()->check(CLI::Range(1u, 1u << 22));
-    analyze->add_option("--tcp-idle-timeout", ao.tcp_idle_timeout_s, "seconds before an idle TCP connection is dropped")
-        ->capture_default_str()->check(CLI::Range(0.001, 86400.0));
-    analyze->add_option("--tcp-retry-window", ao.tcp_retry_window_s,
-                        "seconds after TC=1 within which the TCP retry must start")
-        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
-    analyze->add_option("--retry-window", ao.retry_window_s,
-                        "seconds within which a client asking the same again counts as a retry")
-        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
-    analyze->add_option("--path-min-samples", ao.path_min_samples, "queries per class before a path verdict")
-        ->capture_default_str()->check(CLI::Range(1u, 1u << 30));
-    analyze->add_option("--path-loss-rate", ao.path_lost_rate, "loss rate that makes a path verdict")
-        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
+    add_analysis_options(analyze, ao);
+
+    auto* live = app.add_subcommand("live", "analyze a network interface (mirror / SPAN port) until stopped");
+    live->add_option("-i,--interface", lo.interface_name, "interface to capture on")->required();
+    live->add_option("--snaplen", lo.snaplen, "bytes kept of each packet")->capture_default_str()
+        ->check(CLI::Range(64, 262144));
+    live->add_option("--buffer-mib", lo.buffer_mib, "kernel capture buffer")->capture_default_str()
+        ->check(CLI::Range(1, 4096));
+    live->add_option("--user", lo.user, "drop privileges to this user once the capture is open");
+    live->add_option("--stats-interval", lo.stats_interval_s, "seconds between stats lines on stderr (0: none)")
+        ->capture_default_str()->check(CLI::Range(0, 86400));
+    add_analysis_options(live, ao);
 
     try {
         app.parse(argc, argv);
@@ -311,6 +459,7 @@ int main(int argc, char** argv) {
     }
     try {
         if (analyze->parsed()) return run_analyze(ao);
+        if (live->parsed()) return run_live(ao, lo);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "frag53: %s\n", e.what());
         return 2;

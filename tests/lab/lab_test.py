@@ -219,6 +219,33 @@ def check_capture(res, frag53, pcap, spec, workdir):
                   f"tshark {w['response_sizes']}, frag53 {sizes}")
 
 
+def check_live(res, frag53, base, sc):
+    """`frag53 live` ran on the client's interface beside tcpdump: its findings and counts must be
+    those of `frag53 analyze` on tcpdump's capture of the same traffic."""
+    name = f"{sc}-live"
+    try:
+        live = json.load(open(os.path.join(base, f"{sc}-live.summary.json")))
+    except (OSError, ValueError) as e:
+        res.check(False, name, "frag53 live summary", str(e))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        s = os.path.join(tmp, "s.json")
+        subprocess.run([frag53, "analyze", os.path.join(base, f"{sc}-client.pcap"), "-q", "--summary-json", s],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        try:
+            offline = json.load(open(s))
+        except (OSError, ValueError) as e:
+            res.check(False, name, "offline summary", str(e))
+            return
+    for section in ("findings", "dns", "ip"):
+        a, b = live.get(section, {}), offline.get(section, {})
+        diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b)
+                if a.get(k) != b.get(k) and k != "rtt_ms"}
+        res.check(not diff, name, f"live {section} == analyze of tcpdump's capture", f"differs: {diff}")
+    res.check(live["input"].get("kernel_dropped", 0) == 0, name, "live: no kernel drops",
+              f"{live['input'].get('kernel_dropped')}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("frag53")
@@ -258,7 +285,7 @@ def main():
             print(f"== {sc}", flush=True)
             try:
                 r = subprocess.run([lab, "capture", sc, base], capture_output=True, text=True,
-                                   timeout=CAPTURE_TIMEOUT)
+                                   timeout=CAPTURE_TIMEOUT, env={**os.environ, "FRAG53_LIVE": frag53})
                 lab_ok, detail = r.returncode == 0, f"exit {r.returncode}"
                 log = r.stderr
             except subprocess.TimeoutExpired as e:
@@ -277,6 +304,7 @@ def main():
                 continue
             for cap, spec in expect["captures"].items():
                 check_capture(res, frag53, os.path.join(base, cap), spec, base)
+            check_live(res, frag53, base, sc)
             print(f"   ({sc}: {time.monotonic() - t0:.1f} s)", flush=True)
     finally:
         if tmp:
