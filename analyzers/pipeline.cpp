@@ -38,6 +38,19 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     time_jumps = std::max(time_jumps, o.time_jumps);  // a property of the input, seen by every worker
     pending_evicted += o.pending_evicted;
     tc_watch_evicted += o.tc_watch_evicted;
+    frag_evicted += o.frag_evicted;
+    frag_expired += o.frag_expired;
+    frag_discarded += o.frag_discarded;
+    frag_duplicates += o.frag_duplicates;
+    frag_events_lost += o.frag_events_lost;
+    tcp_connections += o.tcp_connections;
+    tcp_evicted_full += o.tcp_evicted_full;
+    tcp_evicted_idle += o.tcp_evicted_idle;
+    tcp_midstream += o.tcp_midstream;
+    tcp_gaps += o.tcp_gaps;
+    tcp_gap_bytes += o.tcp_gap_bytes;
+    tcp_overlap_conflicts += o.tcp_overlap_conflicts;
+    tcp_retransmissions += o.tcp_retransmissions;
     rtt_count += o.rtt_count;
     rtt_total_ns += o.rtt_total_ns;
     rtt_max_ns = std::max(rtt_max_ns, o.rtt_max_ns);
@@ -713,6 +726,21 @@ void Pipeline::finish() {
     });
     fragments_.drain([this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
+    const FragmentCounters& fc = fragments_.counters();
+    counters_.frag_evicted = fc.evicted;
+    counters_.frag_expired = fc.expired + fc.drained;
+    counters_.frag_discarded = fc.discarded;
+    counters_.frag_duplicates = fc.duplicates + fc.duplicates_after_complete;
+    counters_.frag_events_lost = fc.events_lost;
+    const TcpReassemblyCounters& tc = tcp_.counters();
+    counters_.tcp_connections = tc.connections_opened;
+    counters_.tcp_evicted_full = tc.evicted_table_full;
+    counters_.tcp_evicted_idle = tc.evicted_timeout;
+    counters_.tcp_midstream = tc.midstream_pickups;
+    counters_.tcp_gaps = tc.gaps;
+    counters_.tcp_gap_bytes = tc.gap_bytes;
+    counters_.tcp_overlap_conflicts = tc.overlap_conflicts;
+    counters_.tcp_retransmissions = tc.retransmissions;
 }
 
 void Pipeline::emit(Finding& f) {

@@ -64,6 +64,11 @@ struct PipelineCounters {
     uint64_t time_jumps = 0;              // packet time went back by more than a timeout
     uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
     uint64_t tc_watch_evicted = 0;        // truncated answers whose retry went unjudged (cap)
+    // Copied from the reassemblers when the pipeline finishes (their own counters).
+    uint64_t frag_evicted = 0, frag_expired = 0, frag_discarded = 0, frag_duplicates = 0;
+    uint64_t frag_events_lost = 0;
+    uint64_t tcp_connections = 0, tcp_evicted_full = 0, tcp_evicted_idle = 0, tcp_midstream = 0;
+    uint64_t tcp_gaps = 0, tcp_gap_bytes = 0, tcp_overlap_conflicts = 0, tcp_retransmissions = 0;
     uint64_t rtt_count = 0, rtt_total_ns = 0, rtt_max_ns = 0;
     std::array<uint64_t, response_size_bounds.size() + 1> response_sizes{};
     std::array<uint64_t, finding_code_count> findings{};

@@ -185,6 +185,14 @@ void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
                  u(c.dns_malformed), u(c.dns_capture_truncated), u(c.dns_tcp_segments));
     if (c.pending_evicted)
         std::fprintf(out, "  pending-query table full: %llu queries evicted\n", u(c.pending_evicted));
+    if (c.tcp_connections)
+        std::fprintf(out, "  TCP        %llu connections (%llu picked up mid-way), %llu gaps (%llu B), "
+                     "%llu conflicting overlaps, evicted %llu full / %llu idle\n",
+                     u(c.tcp_connections), u(c.tcp_midstream), u(c.tcp_gaps), u(c.tcp_gap_bytes),
+                     u(c.tcp_overlap_conflicts), u(c.tcp_evicted_full), u(c.tcp_evicted_idle));
+    if (c.ip_fragments)
+        std::fprintf(out, "  fragments  %llu reassembled, %llu incomplete, %llu duplicates, %llu evicted by a cap\n",
+                     u(c.ip_reassembled), u(c.ip_incomplete), u(c.frag_duplicates), u(c.frag_evicted));
     std::fprintf(out, "  IP fragments seen %llu   ICMP too-big %llu (quoting DNS %llu)\n", u(c.ip_fragments),
                  u(c.icmp_too_big), u(c.icmp_too_big_dns));
 
