@@ -9,6 +9,7 @@ namespace frag53 {
 
 void ReportCollector::on_finding(const Finding& f) {
     ++total_;
+    ++by_code_[static_cast<size_t>(f.code)];
     auto& ex = examples_[static_cast<size_t>(f.code)];
     if (!ex) ex = f;
     auto it = servers_.find(f.server);

@@ -34,6 +34,7 @@ public:
     std::vector<ServerStats> top_servers(size_t n) const;
     uint64_t servers_untracked() const noexcept { return servers_untracked_; }
     uint64_t total() const noexcept { return total_; }
+    const std::array<uint64_t, finding_code_count>& by_code() const noexcept { return by_code_; }
 
 private:
     struct AddressHash {
@@ -43,6 +44,7 @@ private:
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;
     uint64_t total_ = 0;
+    std::array<uint64_t, finding_code_count> by_code_{};
 };
 
 struct RunInfo {

@@ -84,6 +84,7 @@ struct WorkerPool::Worker {
     std::atomic<uint64_t> completed{0};
     std::atomic<uint64_t> reached_ts{0};
     std::atomic<bool> done{false};
+    std::atomic<uint64_t> g_packets{0}, g_bytes{0}, g_dns_udp{0}, g_dns_tcp{0}, g_pending{0}, g_evicted{0};
     // Reader-side state.
     PacketBatch* current = nullptr;
     uint64_t dispatched = 0;
@@ -120,6 +121,13 @@ void WorkerPool::run(Worker& w) {
         }
         const bool end = b->end;
         if (end) w.pipeline->finish();
+        const PipelineCounters& c = w.pipeline->counters();
+        w.g_packets.store(c.packets, std::memory_order_relaxed);
+        w.g_bytes.store(c.bytes, std::memory_order_relaxed);
+        w.g_dns_udp.store(c.dns_udp, std::memory_order_relaxed);
+        w.g_dns_tcp.store(c.dns_tcp, std::memory_order_relaxed);
+        w.g_pending.store(w.pipeline->pending(), std::memory_order_relaxed);
+        w.g_evicted.store(c.pending_evicted, std::memory_order_relaxed);
         b->clear();
         w.free.wait_enqueue(b);
         // Records of this batch are queued before the progress is published (release), so the
@@ -245,6 +253,22 @@ void WorkerPool::finish() {
         pool_counters_.packets_per_worker.push_back(wp->packets);
     }
     finished_ = true;
+}
+
+WorkerGauges WorkerPool::gauges(std::vector<uint64_t>* per_worker) const {
+    WorkerGauges g;
+    if (per_worker) per_worker->clear();
+    for (const auto& wp : workers_) {
+        const uint64_t p = wp->g_packets.load(std::memory_order_relaxed);
+        g.packets += p;
+        g.bytes += wp->g_bytes.load(std::memory_order_relaxed);
+        g.dns_udp += wp->g_dns_udp.load(std::memory_order_relaxed);
+        g.dns_tcp += wp->g_dns_tcp.load(std::memory_order_relaxed);
+        g.pending += wp->g_pending.load(std::memory_order_relaxed);
+        g.pending_evicted += wp->g_evicted.load(std::memory_order_relaxed);
+        if (per_worker) per_worker->push_back(p);
+    }
+    return g;
 }
 
 PipelineCounters WorkerPool::counters() const {

@@ -43,6 +43,11 @@ struct PacketBatch {
     bool end = false;      // the last batch: finish the pipeline
 };
 
+// A worker's counters as last published (once per batch), readable from the reader thread.
+struct WorkerGauges {
+    uint64_t packets = 0, bytes = 0, dns_udp = 0, dns_tcp = 0, pending = 0, pending_evicted = 0;
+};
+
 struct WorkerPoolCounters {
     uint64_t records_dropped = 0;  // transaction records lost to a full queue (never waited on)
     uint64_t ticks = 0;            // time advances sent to idle workers
@@ -67,6 +72,8 @@ public:
     PipelineCounters counters() const;  // summed over the workers
     size_t pending_capacity() const noexcept;  // per worker, as configured
     const WorkerPoolCounters& pool_counters() const noexcept { return pool_counters_; }
+    // Summed over the workers' last published gauges, plus packets per worker.
+    WorkerGauges gauges(std::vector<uint64_t>* per_worker = nullptr) const;
 
 private:
     struct Record {

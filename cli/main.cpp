@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "analyzers/event_sink.h"
+#include "analyzers/metrics.h"
+#include "cli/metrics_server.h"
 #include "analyzers/pipeline.h"
 #include "analyzers/report.h"
 #include "analyzers/summary_json.h"
@@ -113,6 +115,7 @@ struct LiveOptions {
     int buffer_mib = 64;
     std::string user;
     int stats_interval_s = 10;
+    std::string metrics;
 };
 
 struct AnalyzeOptions {
@@ -232,6 +235,32 @@ public:
         if (events_) events_->flush();
     }
     uint64_t packets() const noexcept { return packets_; }
+    frag53::MetricsSnapshot metrics() const {
+        frag53::MetricsSnapshot m;
+        m.findings = report_.by_code();
+        for (size_t i = 0; i < m.findings.size(); ++i) m.findings[i] += aggregator_->findings()[i];
+        if (pipeline_) {
+            const auto& c = pipeline_->counters();
+            m.packets = c.packets;
+            m.bytes = c.bytes;
+            m.dns_udp = c.dns_udp;
+            m.dns_tcp = c.dns_tcp;
+            m.pending_queries = pipeline_->pending();
+            m.pending_capacity = pipeline_->pending_capacity();
+            m.pending_evicted = c.pending_evicted;
+            m.worker_packets = {c.packets};
+        } else {
+            const auto g = pool_->gauges(&m.worker_packets);
+            m.packets = g.packets;
+            m.bytes = g.bytes;
+            m.dns_udp = g.dns_udp;
+            m.dns_tcp = g.dns_tcp;
+            m.pending_queries = g.pending;
+            m.pending_capacity = pool_->pending_capacity();
+            m.pending_evicted = g.pending_evicted;
+        }
+        return m;
+    }
     uint64_t findings() const noexcept { return report_.total(); }
 
     void finish() {
@@ -334,6 +363,20 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     std::fflush(stderr);
     if (!lo.user.empty()) frag53::drop_privileges(lo.user);
     Engine engine(o);
+    std::unique_ptr<frag53::MetricsServer> metrics;
+    if (!lo.metrics.empty()) {
+        metrics = std::make_unique<frag53::MetricsServer>(lo.metrics);
+        std::fprintf(stderr, "frag53: metrics on http://%s:%d/metrics\n", metrics->address().c_str(), metrics->port());
+    }
+    auto publish = [&] {
+        if (!metrics) return;
+        auto m = engine.metrics();
+        const auto st = source.stats();
+        m.kernel_drops = st.pcap_dropped;
+        m.interface_drops = st.pcap_if_dropped;
+        metrics->publish(frag53::prometheus_text(m));
+    };
+    publish();
     g_live.store(&source);
     install_stop_handlers();
 
@@ -352,6 +395,7 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
         auto now = clock::now();
         if (now - last_flush >= std::chrono::seconds(1)) {
             engine.flush_events();
+            publish();
             last_flush = now;
         }
         if (lo.stats_interval_s > 0 && !o.quiet && now - last_stats >= std::chrono::seconds(lo.stats_interval_s)) {
@@ -450,6 +494,8 @@ int main(int argc, char** argv) {
     live->add_option("--user", lo.user, "drop privileges to this user once the capture is open");
     live->add_option("--stats-interval", lo.stats_interval_s, "seconds between stats lines on stderr (0: none)")
         ->capture_default_str()->check(CLI::Range(0, 86400));
+    live->add_option("--metrics", lo.metrics,
+                     "serve Prometheus metrics on [ADDR:]PORT (address defaults to 127.0.0.1)");
     add_analysis_options(live, ao);
 
     try {

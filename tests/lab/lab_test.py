@@ -242,6 +242,21 @@ def check_live(res, frag53, base, sc):
         diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b)
                 if a.get(k) != b.get(k) and k != "rtt_ms"}
         res.check(not diff, name, f"live {section} == analyze of tcpdump's capture", f"differs: {diff}")
+    # The Prometheus endpoint, scraped while the capture ran.
+    try:
+        text = open(os.path.join(base, f"{sc}-live.metrics")).read()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, v = line.rpartition(" ")
+                values[key] = int(v)
+        ok = values.get("frag53_packets_total", 0) > 0 and \
+            values.get('frag53_dns_messages_total{transport="udp"}', 0) > 0 and \
+            'frag53_findings_total{code="dns.truncated"}' in values
+        res.check(ok, name, "live: /metrics served packets, DNS messages and findings by code",
+                  f"{len(values)} samples")
+    except (OSError, ValueError) as e:
+        res.check(False, name, "live: /metrics scraped", str(e))
     res.check(live["input"].get("kernel_dropped", 0) == 0, name, "live: no kernel drops",
               f"{live['input'].get('kernel_dropped')}")
 
