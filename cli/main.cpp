@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <deque>
+#include <unordered_set>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "dataplane/pcap_file_source.h"
 #include "dataplane/pcap_live_source.h"
 #include "dataplane/privileges.h"
+#include "dataplane/packet_ring.h"
 #include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
 
@@ -116,6 +119,47 @@ struct LiveOptions {
     std::string user;
     int stats_interval_s = 10;
     std::string metrics;
+    int evidence_buffer_mib = 256;
+};
+
+// Live -w: the input cannot be read twice, so recent packets are kept in a ring and a finding's
+// frames are written as soon as it is made (frames already overwritten are counted as missing).
+class LiveEvidence final : public frag53::FindingSink {
+public:
+    LiveEvidence(const std::string& path, int link_type, size_t ring_bytes)
+        : ring_(ring_bytes, ring_bytes / 256 + 1), writer_(path, link_type) {}
+    void keep(std::span<const PacketView> burst) noexcept {
+        for (const PacketView& p : burst) ring_.push(p);
+    }
+    void on_finding(const frag53::Finding& f) override {
+        for (uint8_t i = 0; i < f.frame_count; ++i) {
+            const uint64_t fr = f.frames[i];
+            if (fr == 0 || written_.count(fr)) continue;
+            PacketView v;
+            if (!ring_.find(fr, v)) {
+                ++missing_;
+                continue;
+            }
+            writer_.write(v);
+            // Remember what was written so shared evidence goes out once; bounded.
+            if (order_.size() == 65536) {
+                written_.erase(order_.front());
+                order_.pop_front();
+            }
+            written_.insert(fr);
+            order_.push_back(fr);
+        }
+    }
+    bool flush() noexcept { return writer_.flush(); }
+    uint64_t missing() const noexcept { return missing_; }
+    uint64_t written() const noexcept { return writer_.written(); }
+
+private:
+    frag53::PacketRing ring_;
+    frag53::PcapWriter writer_;
+    std::unordered_set<uint64_t> written_;
+    std::deque<uint64_t> order_;
+    uint64_t missing_ = 0;
 };
 
 struct AnalyzeOptions {
@@ -198,7 +242,7 @@ void install_stop_handlers() {
 // of workers. Sources only feed it bursts.
 class Engine {
 public:
-    explicit Engine(const AnalyzeOptions& o) : o_(o) {
+    explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr) : o_(o) {
         if (!o.events.empty()) {
             events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
             if (!events_file_) throw std::runtime_error("cannot write events to " + o.events + ": " + std::strerror(errno));
@@ -206,7 +250,8 @@ public:
         }
         fanout_.add(&report_);
         if (events_) fanout_.add(events_.get());
-        if (!o.write_evidence.empty()) fanout_.add(&evidence_);
+        if (extra != nullptr) fanout_.add(extra);  // live -w
+        else if (!o.write_evidence.empty()) fanout_.add(&evidence_);
         frag53::AggregatorConfig agg;
         agg.size_threshold = o.size_threshold;
         agg.min_samples = o.path_min_samples;
@@ -283,7 +328,7 @@ public:
     // Writes what the options ask for; false when an output failed.
     bool write_outputs(const RunInfo& run, const std::vector<std::string>& files, const std::string& filter) {
         bool ok = true;
-        if (!o_.write_evidence.empty()) {
+        if (!o_.write_evidence.empty() && !run.live) {
             if (evidence_.dropped())
                 std::fprintf(stderr, "frag53: -w: %llu evidence frames beyond the cap not written\n",
                              static_cast<unsigned long long>(evidence_.dropped()));
@@ -350,8 +395,6 @@ int run_analyze(const AnalyzeOptions& o) {
 }
 
 int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
-    if (!o.write_evidence.empty())
-        throw std::runtime_error("-w is for capture files (analyze); capture with tcpdump and analyze it");
     frag53::PcapLiveOptions po;
     po.interface_name = lo.interface_name;
     po.bpf_filter = o.filter;
@@ -359,10 +402,12 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     po.buffer_bytes = lo.buffer_mib << 20;
     frag53::PcapLiveSource source(po);
     for (const auto& w : source.warnings()) std::fprintf(stderr, "frag53: %s: %s\n", lo.interface_name.c_str(), w.c_str());
-    std::fprintf(stderr, "frag53: capturing on %s\n", lo.interface_name.c_str());
-    std::fflush(stderr);
+    std::unique_ptr<LiveEvidence> evidence;
+    if (!o.write_evidence.empty())
+        evidence = std::make_unique<LiveEvidence>(o.write_evidence, source.link_type(),
+                                                  static_cast<size_t>(lo.evidence_buffer_mib) << 20);
     if (!lo.user.empty()) frag53::drop_privileges(lo.user);
-    Engine engine(o);
+    Engine engine(o, evidence.get());
     std::unique_ptr<frag53::MetricsServer> metrics;
     if (!lo.metrics.empty()) {
         metrics = std::make_unique<frag53::MetricsServer>(lo.metrics);
@@ -378,6 +423,9 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     };
     publish();
     g_live.store(&source);
+    // Everything is set up: from here on packets are analyzed (scripts wait for this line).
+    std::fprintf(stderr, "frag53: capturing on %s\n", lo.interface_name.c_str());
+    std::fflush(stderr);
     install_stop_handlers();
 
     using clock = std::chrono::steady_clock;  // progress output only, never packet analysis
@@ -387,6 +435,7 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     while (!source.stopped()) {
         size_t n = source.receive_or_idle(burst);
         if (n > 0) {
+            if (evidence) evidence->keep({burst.data(), n});
             engine.feed({burst.data(), n});
             source.release({burst.data(), n});
         } else {
@@ -413,6 +462,12 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     }
     g_live.store(nullptr);
     engine.finish();
+    if (evidence) {
+        if (!evidence->flush()) std::fprintf(stderr, "frag53: -w: error writing %s\n", o.write_evidence.c_str());
+        if (evidence->missing())
+            std::fprintf(stderr, "frag53: -w: %llu evidence packets were no longer in the %d MiB buffer\n",
+                         static_cast<unsigned long long>(evidence->missing()), lo.evidence_buffer_mib);
+    }
     const auto st = source.stats();
     RunInfo run;
     run.inputs = {lo.interface_name};
@@ -494,6 +549,10 @@ int main(int argc, char** argv) {
     live->add_option("--user", lo.user, "drop privileges to this user once the capture is open");
     live->add_option("--stats-interval", lo.stats_interval_s, "seconds between stats lines on stderr (0: none)")
         ->capture_default_str()->check(CLI::Range(0, 86400));
+    live->add_option("-w,--write-evidence", ao.write_evidence,
+                     "write the packets behind every finding to this pcap file (from a buffer of recent packets)");
+    live->add_option("--evidence-buffer-mib", lo.evidence_buffer_mib, "recent packets kept for -w")
+        ->capture_default_str()->check(CLI::Range(1, 65536));
     live->add_option("--metrics", lo.metrics,
                      "serve Prometheus metrics on [ADDR:]PORT (address defaults to 127.0.0.1)");
     add_analysis_options(live, ao);

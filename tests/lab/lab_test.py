@@ -242,6 +242,18 @@ def check_live(res, frag53, base, sc):
         diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b)
                 if a.get(k) != b.get(k) and k != "rtt_ms"}
         res.check(not diff, name, f"live {section} == analyze of tcpdump's capture", f"differs: {diff}")
+    # -w while live: the evidence written from the ring of recent packets, re-read, gives every
+    # finding again (absences such as a missing TCP retry may come back more often).
+    with tempfile.TemporaryDirectory() as tmp:
+        s = os.path.join(tmp, "s.json")
+        subprocess.run([frag53, "analyze", os.path.join(base, f"{sc}-live-evidence.pcap"), "-q", "--summary-json", s],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        try:
+            back = json.load(open(s))["findings"]
+            lost = {k: (v, back.get(k)) for k, v in live["findings"].items() if v and back.get(k, 0) < v}
+            res.check(not lost, name, "live -w: the evidence reproduces every finding", f"missing: {lost}")
+        except (OSError, ValueError, KeyError) as e:
+            res.check(False, name, "live -w: evidence re-read", str(e))
     # The Prometheus endpoint, scraped while the capture ran.
     try:
         text = open(os.path.join(base, f"{sc}-live.metrics")).read()
