@@ -29,6 +29,9 @@
 #include "dataplane/packet_ring.h"
 #include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
+#if FRAG53_HAVE_DPDK
+#include "dataplane/dpdk_source.h"
+#endif
 
 namespace {
 
@@ -483,6 +486,77 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     return source.error().empty() ? 0 : 1;
 }
 
+#if FRAG53_HAVE_DPDK
+struct DpdkOptions {
+    double idle_exit_s = 0;  // stop after this long with no packet (0: run until a signal)
+    int stats_interval_s = 10;
+};
+
+// DPDK ethdev ports, read by this thread (queue 0 of each port) and spread over the workers in
+// software. Frames are numbered per port.
+int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, const DpdkOptions& d) {
+    frag53::dpdk::Eal eal(eal_args);
+    frag53::dpdk::PortOptions po;
+    po.rx_queues = 1;
+    frag53::dpdk::DpdkPorts ports(po);
+    if (ports.ports().empty()) throw std::runtime_error("no DPDK port (give one with --vdev or an allowed PCI device)");
+    std::vector<std::unique_ptr<frag53::dpdk::DpdkQueueSource>> sources;
+    for (const auto& p : ports.ports()) {
+        sources.push_back(std::make_unique<frag53::dpdk::DpdkQueueSource>(ports, p.port_id, 0));
+        std::fprintf(stderr, "frag53: DPDK port %u (%s)\n", p.port_id, p.driver.c_str());
+    }
+    Engine engine(o);
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { frag53::dpdk::stop_flag().store(true); g_stop.store(true); };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    using clock = std::chrono::steady_clock;  // idle exit and progress output only
+    auto last_packet = clock::now(), last_stats = clock::now();
+    std::array<PacketView, 64> burst;
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        bool any = false;
+        for (auto& s : sources) {
+            size_t n = s->poll(burst);
+            if (n == 0) continue;
+            any = true;
+            engine.feed({burst.data(), n});
+            s->release({burst.data(), n});
+        }
+        auto now = clock::now();
+        if (any) {
+            last_packet = now;
+        } else {
+            engine.idle();
+            if (d.idle_exit_s > 0 && now - last_packet >= std::chrono::duration<double>(d.idle_exit_s)) break;
+        }
+        if (d.stats_interval_s > 0 && !o.quiet && now - last_stats >= std::chrono::seconds(d.stats_interval_s)) {
+            std::fprintf(stderr, "frag53: %llu packets, %llu findings\n",
+                         static_cast<unsigned long long>(engine.packets()),
+                         static_cast<unsigned long long>(engine.findings()));
+            last_stats = now;
+        }
+    }
+    engine.finish();
+    RunInfo run;
+    run.live = true;
+    run.size_threshold = o.size_threshold;
+    for (const auto& p : ports.ports()) {
+        run.inputs.push_back("dpdk:" + std::to_string(p.port_id));
+        const auto st = ports.stats(p.port_id);
+        run.kernel_dropped += st.imissed + st.rx_nombuf;
+        run.interface_dropped += st.ierrors;
+        std::fprintf(stderr, "frag53: DPDK port %u: %llu packets, imissed %llu, ierrors %llu, rx_nombuf %llu\n",
+                     p.port_id, static_cast<unsigned long long>(st.ipackets),
+                     static_cast<unsigned long long>(st.imissed), static_cast<unsigned long long>(st.ierrors),
+                     static_cast<unsigned long long>(st.rx_nombuf));
+    }
+    sources.clear();
+    return engine.write_outputs(run, {}, {}) ? 0 : 2;
+}
+#endif
+
 void add_analysis_options(CLI::App* cmd, AnalyzeOptions& ao) {
     cmd->add_option("-f,--filter", ao.filter, "BPF filter expression");
     cmd->add_option("--events", ao.events, "write findings as JSON lines to PATH ('-' for stdout)");
@@ -528,6 +602,36 @@ void add_analysis_options(CLI::App* cmd, AnalyzeOptions& ao) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if FRAG53_HAVE_DPDK
+    // frag53 dpdk [EAL arguments] -- [options]: the EAL's arguments are not ours to parse.
+    if (argc > 1 && std::string(argv[1]) == "dpdk") {
+        std::vector<std::string> eal{"frag53"};
+        int i = 2;
+        for (; i < argc && std::string(argv[i]) != "--"; ++i) eal.emplace_back(argv[i]);
+        if (i < argc) ++i;
+        CLI::App dapp{"frag53 dpdk [EAL arguments] -- [options]: DPDK ethdev ports (net_pcap, net_af_packet, NICs)"};
+        AnalyzeOptions ao;
+        DpdkOptions d;
+        dapp.add_option("--idle-exit", d.idle_exit_s, "stop after this many seconds without a packet (0: never)")
+            ->capture_default_str();
+        dapp.add_option("--stats-interval", d.stats_interval_s, "seconds between stats lines (0: none)")
+            ->capture_default_str();
+        add_analysis_options(&dapp, ao);
+        std::vector<std::string> rest;
+        for (int k = argc - 1; k >= i; --k) rest.emplace_back(argv[k]);  // CLI11 takes them reversed
+        try {
+            dapp.parse(rest);
+        } catch (const CLI::ParseError& e) {
+            return dapp.exit(e);
+        }
+        try {
+            return run_dpdk(eal, ao, d);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "frag53: %s\n", e.what());
+            return 2;
+        }
+    }
+#endif
     CLI::App app{"frag53: DNS-aware packet analyzer for big DNSSEC answers, fragments and truncation"};
     app.require_subcommand(1);
     app.set_version_flag("--version", FRAG53_VERSION);
