@@ -660,7 +660,7 @@ void Pipeline::on_event(const TcpEvent& e) noexcept {
             framers[i].reset();
         }
         // A retry connection that ends without carrying the question failed on the way.
-        tc_watch_.tcp_closed(e.conn->id, [this, &e](const TcWatch& w) {
+        tc_watch_.tcp_closed(e.conn->id, e.conn->client, e.conn->server, [this, &e](const TcWatch& w) {
             const TcpConnection& c = *e.conn;
             std::string_view why = c.reset()          ? "reset"
                                    : !c.syn_ack_seen ? "syn_unanswered"

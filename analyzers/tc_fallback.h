@@ -4,7 +4,9 @@
 // A watch opens on a TC=1 response and closes when the client asks the same question over TCP
 // (the TCP transaction then takes over), when a TCP connection to the same server ends without
 // that question, or when the retry window passes with no TCP attempt. Bounded: the oldest watch
-// gives way when the table is full, and that eviction is counted.
+// gives way when the table is full, and that eviction is counted. Watches sit in a ring in
+// arrival order (for timeouts) and are found through two hash chains: by question (a TCP query or
+// answer) and by client/server pair (a new TCP connection), so no lookup walks the ring.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +43,7 @@ public:
     // This question went over TCP between the client and the server (a query, or an answer when
     // the capture holds only that direction): the watch is resolved (true if one matched).
     bool tcp_question(const IpAddress& client, const IpAddress& server, const dns::Name& qname,
-                   uint16_t qtype, uint16_t qclass) noexcept;
+                      uint16_t qtype, uint16_t qclass) noexcept;
 
     // A TCP connection opened from client to server port: the oldest waiting watch for that
     // pair takes it as its retry attempt.
@@ -50,13 +52,15 @@ public:
 
     // A connection ended: its watch, if still open, failed. Calls fn(const TcWatch&).
     template <class Fn>
-    void tcp_closed(uint64_t conn_id, Fn&& fn) {
-        for (size_t i = 0, n = count_; i < n; ++i) {
-            TcWatch& w = at(i);
+    void tcp_closed(uint64_t conn_id, const IpAddress& client, const IpAddress& server, Fn&& fn) {
+        for (uint32_t s = pair_head(client, server); s != npos;) {
+            const uint32_t next = slots_[s].pair_next;
+            TcWatch& w = slots_[s].w;
             if (w.active && w.tcp_conn == conn_id) {
                 fn(static_cast<const TcWatch&>(w));
-                w.active = false;
+                close(s);
             }
+            s = next;
         }
         trim();
     }
@@ -65,11 +69,12 @@ public:
     template <class Fn>
     void expire(uint64_t now, uint64_t window, Fn&& fn) {
         for (size_t i = 0, n = count_; i < n; ++i) {
-            TcWatch& w = at(i);
+            const uint32_t s = slot_at(i);
+            TcWatch& w = slots_[s].w;
             if (w.tc_ts + window > now) break;  // in time order: the rest is younger
             if (w.active && w.tcp_conn == 0) {
                 fn(static_cast<const TcWatch&>(w));
-                w.active = false;
+                close(s);
             }
         }
         trim();
@@ -78,8 +83,13 @@ public:
     // End of input: every watch still open, with or without a TCP attempt under way.
     template <class Fn>
     void drain(Fn&& fn) {
-        for (size_t i = 0; i < count_; ++i)
-            if (at(i).active) fn(static_cast<const TcWatch&>(at(i)));
+        for (size_t i = 0; i < count_; ++i) {
+            const uint32_t s = slot_at(i);
+            if (slots_[s].w.active) {
+                fn(static_cast<const TcWatch&>(slots_[s].w));
+                close(s);
+            }
+        }
         head_ = count_ = 0;
     }
 
@@ -87,10 +97,28 @@ public:
     uint64_t evictions() const noexcept { return evictions_; }
 
 private:
-    TcWatch& at(size_t i) noexcept { return ring_[(head_ + i) % ring_.size()]; }
+    static constexpr uint32_t npos = UINT32_MAX;
+    struct Slot {
+        TcWatch w;
+        uint64_t question_hash = 0;
+        uint32_t question_next = npos, pair_next = npos;
+    };
+    uint32_t slot_at(size_t i) const noexcept { return static_cast<uint32_t>((head_ + i) % slots_.size()); }
+    uint32_t pair_head(const IpAddress& client, const IpAddress& server) const noexcept {
+        return pair_buckets_[pair_hash(client, server) & mask_];
+    }
+    static uint64_t pair_hash(const IpAddress& c, const IpAddress& s) noexcept { return c.hash() * 31 + s.hash(); }
+    static uint64_t question_hash(const IpAddress& c, const IpAddress& s, const dns::Name& q, uint16_t t) noexcept {
+        return pair_hash(c, s) ^ (q.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ t;
+    }
+    void close(uint32_t s) noexcept;  // inactive and out of both chains
+    static void unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s,
+                       std::vector<Slot>& slots, uint32_t Slot::*next) noexcept;
     void trim() noexcept;  // drops resolved watches from the front
 
-    std::vector<TcWatch> ring_;  // in order of the TC=1 answers
+    std::vector<Slot> slots_;  // ring, in order of the TC=1 answers
+    std::vector<uint32_t> question_buckets_, pair_buckets_;
+    size_t mask_ = 0;
     size_t head_ = 0, count_ = 0;
     uint64_t evictions_ = 0;
 };

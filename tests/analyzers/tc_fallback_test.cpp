@@ -1,0 +1,84 @@
+#include "analyzers/tc_fallback.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/analyzers/dns/wire_builder.h"
+
+namespace frag53 {
+namespace {
+
+IpAddress v4(uint8_t last) {
+    const std::byte b[4] = {std::byte{198}, std::byte{18}, std::byte{0}, std::byte{last}};
+    return IpAddress::v4(b);
+}
+
+dns::Name name(const char* dotted) {
+    auto wire = testing::WireBuilder{}.name(dotted).data();
+    dns::Name n;
+    for (size_t i = 0; i < wire.size(); ++i) n.wire[i] = wire[i];
+    n.length = static_cast<uint8_t>(wire.size());
+    return n;
+}
+
+TcWatch watch(uint8_t client, const char* q, uint64_t ts) {
+    TcWatch w;
+    w.client = v4(client);
+    w.server = v4(1);
+    w.server_port = 53;
+    w.qname = name(q);
+    w.qtype = 16;
+    w.qclass = 1;
+    w.tc_ts = ts;
+    w.tc_frame = ts;
+    return w;
+}
+
+TEST(TcFallbackTracker, TcpQuestionResolvesOnlyTheMatchingWatch) {
+    TcFallbackTracker t(16);
+    t.watch(watch(2, "a.example", 1));
+    t.watch(watch(2, "b.example", 2));
+    t.watch(watch(3, "a.example", 3));
+    EXPECT_FALSE(t.tcp_question(v4(2), v4(1), name("c.example"), 16, 1));
+    EXPECT_FALSE(t.tcp_question(v4(2), v4(1), name("a.example"), 1, 1));  // other type
+    EXPECT_TRUE(t.tcp_question(v4(2), v4(1), name("A.EXAMPLE"), 16, 1));
+    EXPECT_FALSE(t.tcp_question(v4(2), v4(1), name("a.example"), 16, 1));  // already resolved
+    std::vector<uint64_t> expired;
+    t.expire(100, 10, [&](const TcWatch& w) { expired.push_back(w.tc_ts); });
+    EXPECT_EQ(expired, (std::vector<uint64_t>{2, 3}));
+    EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(TcFallbackTracker, ConnectionGoesToTheOldestWaitingWatchAndItsEndFailsIt) {
+    TcFallbackTracker t(16);
+    t.watch(watch(2, "a.example", 1));
+    t.watch(watch(2, "b.example", 2));
+    t.tcp_opened(v4(2), v4(1), 53, 77, 10);
+    std::vector<uint64_t> failed;
+    t.tcp_closed(77, v4(2), v4(1), [&](const TcWatch& w) { failed.push_back(w.tc_ts); });
+    EXPECT_EQ(failed, (std::vector<uint64_t>{1}));
+    // The other one is still waiting and times out without an attempt.
+    std::vector<uint64_t> expired;
+    t.expire(100, 10, [&](const TcWatch& w) { expired.push_back(w.tc_ts); });
+    EXPECT_EQ(expired, (std::vector<uint64_t>{2}));
+}
+
+TEST(TcFallbackTracker, FullTableEvictsOldestAndCounts) {
+    TcFallbackTracker t(4);
+    for (uint64_t i = 1; i <= 10; ++i) t.watch(watch(static_cast<uint8_t>(i), "x.example", i));
+    EXPECT_EQ(t.size(), 4u);
+    EXPECT_EQ(t.evictions(), 6u);
+    EXPECT_FALSE(t.tcp_question(v4(1), v4(1), name("x.example"), 16, 1));  // evicted
+    EXPECT_TRUE(t.tcp_question(v4(10), v4(1), name("x.example"), 16, 1));
+    size_t drained = 0;
+    t.drain([&](const TcWatch&) { ++drained; });
+    EXPECT_EQ(drained, 3u);
+    EXPECT_EQ(t.size(), 0u);
+    // Slots are reused cleanly after a drain.
+    t.watch(watch(9, "y.example", 20));
+    EXPECT_TRUE(t.tcp_question(v4(9), v4(1), name("y.example"), 16, 1));
+}
+
+}  // namespace
+}  // namespace frag53
