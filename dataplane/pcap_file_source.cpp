@@ -6,45 +6,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "dataplane/pcap_handle.h"
+
 namespace frag53 {
-namespace {
-
-struct PcapClose {
-    void operator()(pcap_t* p) const noexcept { pcap_close(p); }
-};
-using PcapHandle = std::unique_ptr<pcap_t, PcapClose>;
-
-// bpf_program is filled in place by pcap_compile and must be released with pcap_freecode.
-class BpfProgram {
-public:
-    BpfProgram() noexcept = default;
-    ~BpfProgram() { reset(); }
-    BpfProgram(const BpfProgram&) = delete;
-    BpfProgram& operator=(const BpfProgram&) = delete;
-
-    bpf_program* get() noexcept { return &prog_; }
-    const bpf_program* get() const noexcept { return &prog_; }
-    void set_compiled() noexcept { compiled_ = true; }
-    bool compiled() const noexcept { return compiled_; }
-    void reset() noexcept {
-        if (compiled_) pcap_freecode(&prog_);
-        compiled_ = false;
-        prog_ = {};
-    }
-
-private:
-    bpf_program prog_{};
-    bool compiled_ = false;
-};
-
-std::string link_type_name(int dlt) {
-    const char* name = pcap_datalink_val_to_name(dlt);
-    if (name == nullptr) return "not named by libpcap";
-    const char* description = pcap_datalink_val_to_description(dlt);
-    return description != nullptr ? std::string(name) + ", " + description : std::string(name);
-}
-
-}  // namespace
 
 struct PcapFileSource::Impl {
     PcapHandle pcap;

@@ -12,13 +12,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "dataplane/pcap_handle.h"
+
 namespace frag53 {
 namespace {
-
-struct PcapClose {
-    void operator()(pcap_t* p) const noexcept { pcap_close(p); }
-};
-using PcapHandle = std::unique_ptr<pcap_t, PcapClose>;
 
 class UniqueFd {
 public:
@@ -40,31 +37,6 @@ public:
 private:
     int fd_ = -1;
 };
-
-// bpf_program is filled in place by pcap_compile and must be released with pcap_freecode.
-class BpfProgram {
-public:
-    BpfProgram() noexcept = default;
-    ~BpfProgram() {
-        if (compiled_) pcap_freecode(&prog_);
-    }
-    BpfProgram(const BpfProgram&) = delete;
-    BpfProgram& operator=(const BpfProgram&) = delete;
-
-    bpf_program* get() noexcept { return &prog_; }
-    void set_compiled() noexcept { compiled_ = true; }
-
-private:
-    bpf_program prog_{};
-    bool compiled_ = false;
-};
-
-std::string link_type_name(int dlt) {
-    const char* name = pcap_datalink_val_to_name(dlt);
-    if (name == nullptr) return "not named by libpcap";
-    const char* description = pcap_datalink_val_to_description(dlt);
-    return description != nullptr ? std::string(name) + ", " + description : std::string(name);
-}
 
 // pcap_activate's status codes say more than pcap_geterr does for the common operator mistakes.
 std::string activate_error(const std::string& interface_name, int status, const char* detail) {
