@@ -98,7 +98,9 @@ void Pipeline::advance_time(uint64_t ts) {
     }
 
     // Timeouts run on packet time: replaying a capture gives the same answer every time.
-    // Fragments first, so a lost response's fragments are known when its query times out.
+    // Idle TCP first (a connection's end may resolve a TC retry), then fragments, so a lost
+    // response's fragments are known when its query times out.
+    tcp_.expire(now_ns_);
     fragments_.expire(now_ns_, [this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.expire(now_ns_, config_.query_timeout_ns,
                          [this](const PendingQuery& q) { on_unanswered(q, "timeout"); });

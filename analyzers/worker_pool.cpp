@@ -163,12 +163,19 @@ void WorkerPool::dispatch(std::span<const PacketView> burst) {
     for (const PacketView& p : burst) {
         // The same clock rule as a pipeline's: forward with the packets, and back only when a new
         // recording starts (a jump back by more than the query timeout).
-        if (p.ts_ns > reader_ts_ || p.ts_ns + config_.query_timeout_ns < reader_ts_) reader_ts_ = p.ts_ns;
-        size_t idx = 0;
-        if (n > 1) {
-            decode_frame(p, scratch_);
-            if (scratch_.ip_version != 0) idx = symmetric_pair_hash(scratch_.src, scratch_.dst) % n;
+        if (p.ts_ns + config_.query_timeout_ns < reader_ts_) {
+            // A new timeline: everything of the old one is merged before any record of the new
+            // one, as a single pipeline would see them, and the merge never holds records back
+            // behind a timestamp that will not come again.
+            settle();
+            reader_ts_ = p.ts_ns;
+            ++time_jumps_;
+        } else if (p.ts_ns > reader_ts_) {
+            reader_ts_ = p.ts_ns;
         }
+        size_t idx = 0;
+        IpAddress src, dst;
+        if (n > 1 && frame_addresses(p, src, dst)) idx = symmetric_pair_hash(src, dst) % n;
         Worker& w = *workers_[idx];
         if (w.current == nullptr) w.current = take_batch(w);
         if (!w.current->fits(p.data.size())) {
@@ -192,6 +199,19 @@ void WorkerPool::dispatch(std::span<const PacketView> burst) {
         }
     }
     poll(false);
+}
+
+void WorkerPool::settle() {
+    for (auto& wp : workers_) {
+        if (wp->current != nullptr && !wp->current->views.empty()) send(*wp);
+    }
+    for (auto& wp : workers_) {
+        while (wp->completed.load(std::memory_order_acquire) != wp->dispatched) {
+            poll(false);
+            std::this_thread::sleep_for(poll_interval);
+        }
+    }
+    poll(true);
 }
 
 void WorkerPool::poll(bool all) {
@@ -274,6 +294,7 @@ WorkerGauges WorkerPool::gauges(std::vector<uint64_t>* per_worker) const {
 PipelineCounters WorkerPool::counters() const {
     PipelineCounters c;
     for (const auto& wp : workers_) c.merge(wp->pipeline->counters());
+    c.time_jumps = time_jumps_;
     return c;
 }
 

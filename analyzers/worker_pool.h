@@ -90,14 +90,15 @@ private:
     PacketBatch* take_batch(Worker& w);
     void send(Worker& w);
     void poll(bool all);
+    void settle();  // every dispatched batch processed and every record merged
     void merge_records(bool all);
 
     PipelineConfig config_;
     FindingSink& sink_;
     TransactionRecordSink* records_;
     std::vector<std::unique_ptr<Worker>> workers_;
-    DecodedPacket scratch_;
     uint64_t reader_ts_ = 0;
+    uint64_t time_jumps_ = 0;  // seen by the reader, which sees every packet
     WorkerPoolCounters pool_counters_;
     bool finished_ = false;
 };

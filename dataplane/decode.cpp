@@ -427,13 +427,14 @@ void decode_ip(Bytes data, uint32_t wire_len, DecodedPacket& out) noexcept {
     decode_l3(data, wire_or_captured(wire_len, data.size()), 0, out);
 }
 
-void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept {
-    out = DecodedPacket{};
+namespace {
+
+// Walks the link-layer header to the IP header: `r` is left there and `expect` says which IP
+// version the link layer announces (0: read the version nibble). False, with out.status set,
+// for frames that carry no IP.
+bool locate_l3(const PacketView& pkt, WireReader& r, uint8_t& expect, DecodedPacket& out) noexcept {
     const Bytes frame = pkt.data;
     const uint32_t wire_len = wire_or_captured(pkt.wire_len, frame.size());
-    WireReader r(frame);
-    uint8_t expect = 0;  // IP version the link layer announces; 0: read the version nibble
-
     switch (static_cast<LinkType>(pkt.link_type)) {
     case LinkType::ethernet:
     case LinkType::linux_sll:
@@ -450,27 +451,58 @@ void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept {
             r.skip(kSll2Header - 2);  // reserved, ifindex, ARPHRD, packet type, address
         }
         if (r.ok()) ethertype = skip_vlan_tags(r, ethertype, out);
-        if (!r.ok()) return header_cut(out, DecodeStatus::truncated_l2, frame, wire_len);
+        if (!r.ok()) { header_cut(out, DecodeStatus::truncated_l2, frame, wire_len); return false; }
         expect = ip_version_of_ethertype(ethertype);
-        if (expect == 0) return fail(out, DecodeStatus::not_ip);
+        if (expect == 0) { fail(out, DecodeStatus::not_ip); return false; }
         break;
     }
     case LinkType::null_bsd:
     case LinkType::loop:
         expect = ip_version_of_bsd_family(r);
-        if (!r.ok()) return header_cut(out, DecodeStatus::truncated_l2, frame, wire_len);
-        if (expect == 0) return fail(out, DecodeStatus::not_ip);
+        if (!r.ok()) { header_cut(out, DecodeStatus::truncated_l2, frame, wire_len); return false; }
+        if (expect == 0) { fail(out, DecodeStatus::not_ip); return false; }
         break;
     case LinkType::raw:
     case LinkType::raw_dlt12:
     case LinkType::raw_dlt14: break;
     case LinkType::ipv4: expect = 4; break;
     case LinkType::ipv6: expect = 6; break;
-    default: return fail(out, DecodeStatus::unsupported_link);
+    default: fail(out, DecodeStatus::unsupported_link); return false;
     }
 
+    return true;
+}
+
+}  // namespace
+
+void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept {
+    out = DecodedPacket{};
+    WireReader r(pkt.data);
+    uint8_t expect = 0;
+    if (!locate_l3(pkt, r, expect, out)) return;
+    const uint32_t wire_len = wire_or_captured(pkt.wire_len, pkt.data.size());
     out.l3_offset = static_cast<uint32_t>(r.pos());
     decode_l3(r.rest(), wire_len - out.l3_offset, expect, out);
+}
+
+bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noexcept {
+    DecodedPacket scratch;
+    WireReader r(pkt.data);
+    uint8_t expect = 0;
+    if (!locate_l3(pkt, r, expect, scratch) || r.remaining() == 0) return false;
+    const auto version = static_cast<uint8_t>(static_cast<unsigned>(r.rest()[0]) >> 4);
+    if (expect != 0 && version != expect) return false;
+    if (version == 4 && r.remaining() >= 20) {
+        src = IpAddress::v4(r.rest().data() + 12);
+        dst = IpAddress::v4(r.rest().data() + 16);
+        return true;
+    }
+    if (version == 6 && r.remaining() >= 40) {
+        src = IpAddress::v6(r.rest().data() + 8);
+        dst = IpAddress::v6(r.rest().data() + 24);
+        return true;
+    }
+    return false;
 }
 
 }  // namespace frag53

@@ -78,6 +78,10 @@ struct DecodedPacket {
 // Decodes a frame of the given link type. Fills `out` from scratch.
 void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept;
 
+// The IP source and destination of a frame, read without decoding further (dispatch to workers
+// by address pair). False for frames without IP or without the addresses captured.
+bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noexcept;
+
 // Decodes a bare IP datagram (IPv4 or IPv6 chosen by the version nibble): used for raw-IP links,
 // for reassembled datagrams and for packets quoted inside ICMP errors. `wire_len` is the length
 // the bytes had on the wire (>= data.size()) so snap-length truncation is detected. A packet
