@@ -26,6 +26,7 @@
 #include "dataplane/pcap_file_source.h"
 #include "dataplane/pcap_live_source.h"
 #include "dataplane/privileges.h"
+#include "prober/command.h"
 #include "dataplane/packet_ring.h"
 #include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
@@ -661,6 +662,9 @@ int main(int argc, char** argv) {
                      "serve Prometheus metrics on [ADDR:]PORT (address defaults to 127.0.0.1)");
     add_analysis_options(live, ao);
 
+    frag53::probe::Subcommand responder = frag53::probe::add_responder_command(app);
+    frag53::probe::Subcommand prober = frag53::probe::add_probe_command(app);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -669,6 +673,8 @@ int main(int argc, char** argv) {
     try {
         if (analyze->parsed()) return run_analyze(ao);
         if (live->parsed()) return run_live(ao, lo);
+        if (responder.app->parsed()) return responder.run();
+        if (prober.app->parsed()) return prober.run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "frag53: %s\n", e.what());
         return 2;
