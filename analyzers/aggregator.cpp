@@ -1,11 +1,26 @@
 #include "analyzers/aggregator.h"
 
+#include "analyzers/dnssec_checks.h"
+
 #include <algorithm>
 
 namespace frag53 {
 
 Aggregator::Aggregator(const AggregatorConfig& config, FindingSink& sink)
-    : config_(config), sink_(sink), history_(config.history_slots ? config.history_slots : 1) {}
+    : config_(config), sink_(sink), history_(config.history_slots ? config.history_slots : 1) {
+    DnssecConfig dc;
+    dc.expiring_window_s = config.dnssec_expiring_window_s;
+    dnssec_ = std::make_unique<DnssecChecks>(dc, counting_);
+}
+
+Aggregator::~Aggregator() = default;
+
+void Aggregator::on_material(ResponseMaterial&& m) {
+    if (m.ts_ns > last_ts_) last_ts_ = m.ts_ns;
+    dnssec_->on_material(m);
+}
+
+const DnssecCounters& Aggregator::dnssec_counters() const noexcept { return dnssec_->counters(); }
 
 Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
                                       bool& same) {
@@ -99,6 +114,7 @@ void Aggregator::on_query(const QueryRecord& r) {
 }
 
 void Aggregator::on_outcome(const OutcomeRecord& r) {
+    dnssec_->on_outcome(r);
     const bool udp = r.transport == MessageTransport::udp;
     const bool large = udp && r.answered && !r.truncated &&
                        (r.response_size > config_.size_threshold || r.fragmented);

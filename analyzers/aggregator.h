@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +46,27 @@ struct OutcomeRecord {
     uint64_t query_ts_ns = 0;
     uint64_t ts_ns = 0;   // response time, or when the query was given up
     uint64_t frame = 0;   // response frame (0 when unanswered)
+    // What the answer said (answered only), for the DNSSEC cross-server checks.
+    uint16_t client_port = 0, server_port = 0, id = 0;
+    bool cd = false;          // the query's CD bit
+    bool aa = false;
+    bool has_rrsig = false;
+    bool has_records = false; // answer or authority records
+    bool well_formed = false; // the whole answer parsed
+    int32_t rcode = -1;
+};
+
+// A response carrying DNSSEC or SOA records, copied whole for the DNSSEC checks across flows.
+// Workers copy only answers they have not handed over recently (a hash of the server and of the
+// message without its ID and TTLs), so repeated answers cost a hash and a table probe.
+struct ResponseMaterial {
+    IpAddress client, server;
+    uint16_t client_port = 0, server_port = 0;
+    MessageTransport transport = MessageTransport::udp;
+    bool query_do = false, query_cd = false;
+    uint64_t ts_ns = 0;
+    uint64_t frame = 0;
+    std::vector<std::byte> wire;  // the DNS message
 };
 
 class TransactionRecordSink {
@@ -52,6 +74,7 @@ public:
     virtual ~TransactionRecordSink() = default;
     virtual void on_query(const QueryRecord& r) = 0;
     virtual void on_outcome(const OutcomeRecord& r) = 0;
+    virtual void on_material(ResponseMaterial&& m) { (void)m; }
 };
 
 struct AggregatorConfig {
@@ -63,7 +86,11 @@ struct AggregatorConfig {
     uint32_t min_large_lost = 2;             // large answers re-asked before a path verdict
     size_t max_servers = 16384;
     size_t history_slots = 16384;            // per-client question history (direct-mapped)
+    uint64_t dnssec_expiring_window_s = 7 * 86400;  // dnssec.rrsig_expiring
 };
+
+class DnssecChecks;
+struct DnssecCounters;
 
 struct ServerStats {
     IpAddress address;
@@ -89,9 +116,12 @@ struct ServerStats {
 class Aggregator final : public TransactionRecordSink {
 public:
     Aggregator(const AggregatorConfig& config, FindingSink& sink);
+    ~Aggregator() override;
 
     void on_query(const QueryRecord& r) override;
     void on_outcome(const OutcomeRecord& r) override;
+    void on_material(ResponseMaterial&& m) override;
+    const DnssecCounters& dnssec_counters() const noexcept;
     // End of input: per-server verdicts.
     void finish();
 
@@ -123,8 +153,23 @@ private:
     ServerStats* server(const IpAddress& a);
     void emit(Finding& f);
 
+    // Findings of the DNSSEC checks are counted here like the aggregator's own.
+    class CountingSink final : public FindingSink {
+    public:
+        explicit CountingSink(Aggregator& a) : a_(a) {}
+        void on_finding(const Finding& f) override {
+            Finding copy = f;
+            a_.emit(copy);
+        }
+
+    private:
+        Aggregator& a_;
+    };
+
     AggregatorConfig config_;
     FindingSink& sink_;
+    CountingSink counting_{*this};
+    std::unique_ptr<DnssecChecks> dnssec_;
     std::vector<History> history_;
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;

@@ -140,6 +140,85 @@ std::string finding_to_json(const Finding& f) {
         w.Uint(f.quoted_ip_length);
         str("reporter", f.reporter.to_string());
     }
+    if (f.code >= FindingCode::dnssec_rrsig_expired && f.code <= FindingCode::dns_soa_serial_mismatch) {
+        const auto& d = f.dnssec;
+        w.Key("dnssec");
+        w.StartObject();
+        if (d.zone.length) str("zone", d.zone.to_string());
+        switch (f.code) {
+        case FindingCode::dnssec_rrsig_expired:
+        case FindingCode::dnssec_rrsig_not_yet_valid:
+        case FindingCode::dnssec_rrsig_expiring:
+        case FindingCode::dnssec_signature_invalid:
+            str("owner", d.owner.to_string());
+            str("type_covered", qtype_name(d.type_covered));
+            w.Key("key_tag");
+            w.Uint(d.key_tag);
+            w.Key("algorithm");
+            w.Uint(d.algorithm);
+            if (f.code != FindingCode::dnssec_signature_invalid) {
+                str("inception", format_rrsig_time(d.inception));
+                str("expiration", format_rrsig_time(d.expiration));
+                w.Key("seconds");
+                w.Int64(d.seconds);
+            }
+            break;
+        case FindingCode::dnssec_ds_mismatch:
+            w.Key("ds");
+            w.StartArray();
+            for (uint8_t i = 0; i < d.ds_count && i < d.ds_tags.size(); ++i) {
+                w.StartObject();
+                w.Key("key_tag");
+                w.Uint(d.ds_tags[i]);
+                w.Key("algorithm");
+                w.Uint(d.ds_algorithms[i]);
+                w.EndObject();
+            }
+            w.EndArray();
+            w.Key("dnskey");
+            w.StartArray();
+            for (uint8_t i = 0; i < d.key_count && i < d.key_tags.size(); ++i) {
+                w.StartObject();
+                w.Key("key_tag");
+                w.Uint(d.key_tags[i]);
+                w.Key("algorithm");
+                w.Uint(d.key_algorithms[i]);
+                w.EndObject();
+            }
+            w.EndArray();
+            break;
+        case FindingCode::dnssec_missing_rrsig:
+            str("signed_by_server", d.other_server.to_string());
+            break;
+        case FindingCode::dnssec_weak_algorithm:
+            w.Key("algorithm");
+            w.Uint(d.algorithm);
+            break;
+        case FindingCode::dnssec_nsec3_iterations:
+            w.Key("iterations");
+            w.Uint(d.iterations);
+            w.Key("salt_length");
+            w.Uint(d.salt_length);
+            break;
+        case FindingCode::dns_soa_serial_mismatch:
+            w.Key("serial");
+            w.Uint(d.serial);
+            w.Key("other_serial");
+            w.Uint(d.other_serial);
+            str("other_server", d.other_server.to_string());
+            break;
+        default:
+            break;
+        }
+        w.EndObject();
+    }
+    if (f.code == FindingCode::rule_match) {
+        str("rule_tag", f.rule_tag);
+        str("rule_severity", f.rule_severity);
+        str("rule_pattern", f.rule_pattern);
+        w.Key("rule_line");
+        w.Uint(f.rule_line);
+    }
     if (f.rcode >= 0) {
         str("rcode", rcode_name(f.rcode));
         w.Key("rcode_code");

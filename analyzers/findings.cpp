@@ -34,6 +34,17 @@ constexpr std::array<CodeInfo, finding_code_count> code_info{{
     {"dns.bufsize_fallback", Severity::info},
     {"path.dnssec_queries_lost", Severity::error},
     {"path.large_responses_lost", Severity::error},
+    {"dnssec.rrsig_expired", Severity::error},
+    {"dnssec.rrsig_not_yet_valid", Severity::error},
+    {"dnssec.rrsig_expiring", Severity::warning},
+    {"dnssec.ds_mismatch", Severity::error},
+    {"dnssec.signature_invalid", Severity::error},
+    {"dnssec.missing_rrsig", Severity::error},
+    {"dnssec.validation_failure", Severity::error},
+    {"dnssec.weak_algorithm", Severity::warning},
+    {"dnssec.nsec3_iterations", Severity::warning},
+    {"dns.soa_serial_mismatch", Severity::warning},
+    {"rule.match", Severity::info},
 }};
 
 }  // namespace

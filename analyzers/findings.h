@@ -36,6 +36,17 @@ enum class FindingCode : uint8_t {
     dns_bufsize_fallback,
     path_dnssec_queries_lost,
     path_large_responses_lost,
+    dnssec_rrsig_expired,
+    dnssec_rrsig_not_yet_valid,
+    dnssec_rrsig_expiring,
+    dnssec_ds_mismatch,
+    dnssec_signature_invalid,
+    dnssec_missing_rrsig,
+    dnssec_validation_failure,
+    dnssec_weak_algorithm,
+    dnssec_nsec3_iterations,
+    dns_soa_serial_mismatch,
+    rule_match,
     count_,
 };
 inline constexpr size_t finding_code_count = static_cast<size_t>(FindingCode::count_);
@@ -96,6 +107,27 @@ struct Finding {
         uint64_t large_answers = 0, large_reasked = 0;
         uint32_t size_min = 0, size_max = 0;
     } path;
+    // dnssec.* and dns.soa_serial_mismatch: what was checked, against the packet's time.
+    struct DnssecEvidence {
+        dns::Name zone;                 // signer / DS and DNSKEY owner / SOA owner
+        dns::Name owner;                // owner of the signed RRset (signature findings)
+        uint16_t type_covered = 0;
+        uint8_t algorithm = 0;
+        uint16_t key_tag = 0;
+        uint32_t inception = 0, expiration = 0;  // RRSIG times (seconds since the epoch, mod 2^32)
+        int64_t seconds = 0;            // expired: since; not yet valid: until; expiring: left
+        uint16_t iterations = 0;        // NSEC3
+        uint8_t salt_length = 0;
+        uint32_t serial = 0, other_serial = 0;  // soa mismatch: this server's and another's
+        IpAddress other_server;         // soa mismatch / missing_rrsig: the server that disagrees
+        uint8_t ds_count = 0, key_count = 0;    // ds_mismatch: the sets compared
+        std::array<uint16_t, 8> ds_tags{}, key_tags{};
+        std::array<uint8_t, 8> ds_algorithms{}, key_algorithms{};
+        uint32_t occurrences = 0;       // answers that carried what the finding is about so far
+    } dnssec;
+    // rule.match: the rule (text owned by the loaded rule set, alive for the whole run).
+    std::string_view rule_tag, rule_pattern, rule_severity;
+    uint32_t rule_line = 0;
     std::string_view reason;       // malformed: ParseError name; unanswered: "timeout"/"end_of_input"
     uint32_t reason_offset = 0;    // malformed: where in the message parsing stopped
     std::array<uint64_t, 16> frames{};  // evidence: capture frame numbers (query first)

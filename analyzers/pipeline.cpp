@@ -1,5 +1,6 @@
 #include "analyzers/pipeline.h"
 
+#include <cstring>
 #include <algorithm>
 
 namespace frag53 {
@@ -38,6 +39,8 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     time_jumps = std::max(time_jumps, o.time_jumps);  // a property of the input, seen by every worker
     pending_evicted += o.pending_evicted;
     tc_watch_evicted += o.tc_watch_evicted;
+    dnssec_material += o.dnssec_material;
+    dnssec_material_repeats += o.dnssec_material_repeats;
     frag_evicted += o.frag_evicted;
     frag_expired += o.frag_expired;
     frag_discarded += o.frag_discarded;
@@ -467,6 +470,19 @@ void Pipeline::record_outcome(const PendingQuery& q, bool answered, bool truncat
     r.query_ts_ns = q.first_ts;
     r.ts_ns = ts;
     r.frame = frame;
+    r.client_port = q.key.client_port;
+    r.server_port = q.key.server_port;
+    r.id = q.key.id;
+    r.cd = q.cd;
+    if (answered) {
+        // message_ holds the answer.
+        const dns::Header& h = message_.header();
+        r.aa = h.aa();
+        r.rcode = message_.full_rcode();
+        r.has_rrsig = message_.has_rrsig();
+        r.has_records = message_.records_in(dns::Section::answer) + message_.records_in(dns::Section::authority) > 0;
+        r.well_formed = message_.ok();
+    }
     records_->on_outcome(r);
 }
 
@@ -516,6 +532,7 @@ void Pipeline::on_response(const MessageContext& ctx) {
     if (!udp && has_q) tc_watch_.tcp_question(key.client, key.server, qname, qtype, qclass);
     if (q == nullptr) {
         ++counters_.unmatched_responses;
+        hand_over_material(ctx, nullptr);
         return;
     }
     ++counters_.dns_matched;
@@ -557,7 +574,94 @@ void Pipeline::on_response(const MessageContext& ctx) {
         }
     }
     record_outcome(*q, true, h.tc(), ctx.wire_size, ctx.pkt->ts_ns, ctx.pkt->frame);
+    hand_over_material(ctx, q);
     transactions_.erase(*q);
+}
+
+namespace {
+
+// Records whose content the DNSSEC checks read.
+bool is_dnssec_material(uint16_t type) noexcept {
+    switch (type) {
+    case dns::rrtype::RRSIG:
+    case dns::rrtype::DNSKEY:
+    case dns::rrtype::DS:
+    case dns::rrtype::NSEC3:
+    case dns::rrtype::NSEC3PARAM:
+    case dns::rrtype::SOA:
+        return true;
+    default:
+        return false;
+    }
+}
+
+inline uint64_t mix64(uint64_t h, uint64_t v) noexcept {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+uint64_t hash_bytes(uint64_t h, Bytes b) noexcept {
+    size_t i = 0;
+    for (; i + 8 <= b.size(); i += 8) {
+        uint64_t v = 0;
+        std::memcpy(&v, b.data() + i, 8);
+        h = mix64(h, v);
+    }
+    uint64_t tail = b.size();
+    for (; i < b.size(); ++i) tail = (tail << 8) | static_cast<uint8_t>(b[i]);
+    return mix64(h, tail);
+}
+
+}  // namespace
+
+// Answers with DNSSEC or SOA records go to the aggregator, which checks keys, DS sets, signatures
+// and serials across servers. The same answer from the same server (ID and TTLs aside) is handed
+// over once per material_resend_ns of packet time, so a long capture still re-checks signature
+// lifetimes without copying every repeated answer.
+void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery* q) {
+    if (records_ == nullptr || ctx.cut || !message_.ok()) return;
+    bool any = false;
+    for (const dns::Record& rr : message_.records()) {
+        if (rr.section != dns::Section::additional && is_dnssec_material(rr.type)) {
+            any = true;
+            break;
+        }
+    }
+    if (!any) return;
+    const Bytes wire = message_.wire();
+    const DecodedPacket& d = *ctx.dec;
+    uint64_t h = mix64(d.src.hash(), d.src.version);
+    size_t pos = 2;  // skip the ID
+    for (const dns::Record& rr : message_.records()) {
+        const size_t ttl_at = static_cast<size_t>(rr.rdata_offset) - 6;
+        if (rr.rdata_offset < 6 || ttl_at < pos) continue;
+        h = hash_bytes(h, wire.subspan(pos, ttl_at - pos));
+        pos = ttl_at + 4;
+    }
+    if (pos < wire.size()) h = hash_bytes(h, wire.subspan(pos));
+    if (h == 0) h = 1;
+    MaterialSlot& slot = material_seen_[h & (material_seen_.size() - 1)];
+    const uint64_t ts = ctx.pkt->ts_ns;
+    if (slot.hash == h && ts >= slot.ts_ns && ts - slot.ts_ns < config_.material_resend_ns) {
+        ++counters_.dnssec_material_repeats;
+        return;
+    }
+    slot.hash = h;
+    slot.ts_ns = ts;
+    ++counters_.dnssec_material;
+    ResponseMaterial m;
+    m.client = d.dst;
+    m.server = d.src;
+    m.client_port = d.dport;
+    m.server_port = d.sport;
+    m.transport = ctx.transport;
+    m.query_do = q != nullptr && q->do_bit;
+    m.query_cd = q != nullptr && q->cd;
+    m.ts_ns = ts;
+    m.frame = ctx.pkt->frame;
+    m.wire.assign(wire.begin(), wire.end());
+    records_->on_material(std::move(m));
 }
 
 void Pipeline::on_unanswered(const PendingQuery& q, std::string_view reason) {

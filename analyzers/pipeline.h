@@ -33,6 +33,9 @@ struct PipelineConfig {
     uint64_t tcp_idle_timeout_ns = 60'000'000'000ull;
     uint64_t tcp_retry_window_ns = 5'000'000'000ull;  // TC=1 -> TCP retry expected within this
     size_t tc_watch_capacity = 4096;                  // truncated answers awaiting their retry
+    // An answer with DNSSEC or SOA records already handed to the aggregator is handed over
+    // again after this much packet time (signature lifetimes are judged on what is still served).
+    uint64_t material_resend_ns = 3600'000'000'000ull;
 };
 
 // Response-size histogram buckets (upper bounds, inclusive); the last bucket is "larger".
@@ -64,6 +67,8 @@ struct PipelineCounters {
     uint64_t time_jumps = 0;              // packet time went back by more than a timeout
     uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
     uint64_t tc_watch_evicted = 0;        // truncated answers whose retry went unjudged (cap)
+    uint64_t dnssec_material = 0;         // answers with DNSSEC/SOA records handed to the aggregator
+    uint64_t dnssec_material_repeats = 0; // ... and the repeats that were not
     // Copied from the reassemblers when the pipeline finishes (their own counters).
     uint64_t frag_evicted = 0, frag_expired = 0, frag_discarded = 0, frag_duplicates = 0;
     uint64_t frag_events_lost = 0;
@@ -128,6 +133,7 @@ private:
     void on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_view reason, uint64_t ts,
                          uint64_t last_frame = 0);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
+    void hand_over_material(const MessageContext& ctx, const PendingQuery* q);
     void emit(Finding& f);
     // A finding about the message in flight; with_message=false when message_ does not hold it.
     Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query,
@@ -155,6 +161,11 @@ private:
     std::span<const uint64_t> message_frames_;  // frames carrying the TCP message being handled
     std::array<uint64_t, 256> tiny_reported_{};  // recent datagrams already reported tiny
     dns::MessageView message_;
+    struct MaterialSlot {
+        uint64_t hash = 0;
+        uint64_t ts_ns = 0;
+    };
+    std::array<MaterialSlot, 4096> material_seen_{};  // direct-mapped: answers recently handed over
     uint64_t now_ns_ = 0;
 };
 

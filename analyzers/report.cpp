@@ -149,10 +149,75 @@ std::string describe_finding(const Finding& f) {
              " large UDP answers (" + std::to_string(f.path.size_min) + "-" + std::to_string(f.path.size_max) +
              " B) were followed by the client asking again";
         break;
+    case FindingCode::dnssec_rrsig_expired:
+    case FindingCode::dnssec_rrsig_not_yet_valid:
+    case FindingCode::dnssec_rrsig_expiring: {
+        const auto& d = f.dnssec;
+        s += "RRSIG " + qtype_name(d.type_covered) + " of " + d.owner.to_string() + " by " +
+             d.zone.to_string() + " (key " + std::to_string(d.key_tag) + ", algorithm " +
+             std::to_string(d.algorithm) + ") valid " + format_rrsig_time(d.inception) + " to " +
+             format_rrsig_time(d.expiration) + ": ";
+        s += f.code == FindingCode::dnssec_rrsig_expired      ? "expired " + format_duration(d.seconds) + " before this packet"
+             : f.code == FindingCode::dnssec_rrsig_not_yet_valid ? "valid only " + format_duration(d.seconds) + " after this packet"
+                                                                 : "expires " + format_duration(d.seconds) + " after this packet";
+        break;
+    }
+    case FindingCode::dnssec_ds_mismatch: {
+        const auto& d = f.dnssec;
+        s += "DS of " + d.zone.to_string() + " (key tags";
+        for (uint8_t i = 0; i < d.ds_count && i < d.ds_tags.size(); ++i) s += " " + std::to_string(d.ds_tags[i]);
+        s += ") matches none of its DNSKEYs (key tags";
+        for (uint8_t i = 0; i < d.key_count && i < d.key_tags.size(); ++i) s += " " + std::to_string(d.key_tags[i]);
+        s += "): the chain of trust is broken";
+        break;
+    }
+    case FindingCode::dnssec_signature_invalid:
+        s += "RRSIG " + qtype_name(f.dnssec.type_covered) + " of " + f.dnssec.owner.to_string() + " by " +
+             f.dnssec.zone.to_string() + " (key " + std::to_string(f.dnssec.key_tag) + ", algorithm " +
+             std::to_string(f.dnssec.algorithm) + ") does not verify" +
+             (f.reason.empty() ? std::string{} : " (" + std::string(f.reason) + ")");
+        break;
+    case FindingCode::dnssec_missing_rrsig:
+        s += "DO=1 answer without RRSIGs for signed zone " + f.dnssec.zone.to_string() + " (" +
+             f.dnssec.other_server.to_string() + " answers it signed)";
+        break;
+    case FindingCode::dnssec_validation_failure:
+        s += "SERVFAIL without CD, " + rcode_name(f.rcode) + " with CD: the resolver's DNSSEC validation fails";
+        break;
+    case FindingCode::dnssec_weak_algorithm:
+        s += "zone " + f.dnssec.zone.to_string() + " uses DNSSEC algorithm " + std::to_string(f.dnssec.algorithm) +
+             " (" + std::string(f.reason) + "), which must not be used for signing";
+        break;
+    case FindingCode::dnssec_nsec3_iterations:
+        s += "zone " + f.dnssec.zone.to_string() + " uses NSEC3 with " + std::to_string(f.dnssec.iterations) +
+             " extra iterations and a " + std::to_string(f.dnssec.salt_length) + "-byte salt (RFC 9276: 0 and none)";
+        break;
+    case FindingCode::dns_soa_serial_mismatch:
+        s += "zone " + f.dnssec.zone.to_string() + ": SOA serial " + std::to_string(f.dnssec.serial) + " from " +
+             f.server.to_string() + ", " + std::to_string(f.dnssec.other_serial) + " from " +
+             f.dnssec.other_server.to_string();
+        break;
+    case FindingCode::rule_match:
+        s += "matched rule " + std::string(f.rule_tag) + " (" + std::string(f.rule_severity) + ", line " +
+             std::to_string(f.rule_line) + ": " + std::string(f.rule_pattern) + ")";
+        break;
     case FindingCode::count_:
         break;
     }
     return s;
+}
+
+std::string format_rrsig_time(uint32_t t) {
+    std::string s = format_timestamp(static_cast<uint64_t>(t) * 1000000000ull);
+    return s.substr(0, 19) + "Z";
+}
+
+std::string format_duration(int64_t seconds) {
+    uint64_t v = seconds < 0 ? static_cast<uint64_t>(-seconds) : static_cast<uint64_t>(seconds);
+    if (v >= 2 * 86400) return std::to_string(v / 86400) + " days";
+    if (v >= 2 * 3600) return std::to_string(v / 3600) + " hours";
+    if (v >= 2 * 60) return std::to_string(v / 60) + " minutes";
+    return std::to_string(v) + " seconds";
 }
 
 void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,

@@ -58,6 +58,8 @@ struct RunInfo {
 
 // One line describing a finding for people (used by the report and by tools).
 std::string describe_finding(const Finding& f);
+std::string format_rrsig_time(uint32_t t);       // "2026-11-23T16:20:13Z"
+std::string format_duration(int64_t seconds);    // "3 days", "5 hours", ...
 
 void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,
                   const ReportCollector& report, const Aggregator* servers = nullptr);

@@ -1,5 +1,7 @@
 #include "analyzers/summary_json.h"
 
+#include "analyzers/dnssec_checks.h"
+
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
@@ -136,6 +138,22 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     w.EndObject();
 
     if (servers != nullptr) {
+        const DnssecCounters& d = servers->dnssec_counters();
+        w.Key("dnssec");
+        w.StartObject();
+        num("answers_checked", d.answers);
+        num("answers_handed_over", c.dnssec_material);
+        num("answers_repeated", c.dnssec_material_repeats);
+        num("signatures", d.signatures);
+        num("signatures_verified", d.verified);
+        num("signatures_failed", d.verify_failed);
+        num("signatures_not_checkable", d.verify_skipped);
+        num("signatures_waiting_evicted", d.pending_evicted);
+        num("keys", d.keys);
+        num("ds", d.ds);
+        num("zones_evicted", d.zones_evicted);
+        num("question_evictions", d.question_evictions);
+        w.EndObject();
         w.Key("servers");
         w.StartArray();
         for (const auto& s : servers->servers_by_queries(20)) {

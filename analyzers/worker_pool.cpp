@@ -49,16 +49,23 @@ public:
     RecordQueue() : q(record_queue) {}
     void on_query(const QueryRecord& r) override {
         Record rec;
-        rec.is_query = true;
+        rec.kind = Record::Kind::query;
         rec.ts_ns = r.ts_ns;
         rec.query = r;
         if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
     }
     void on_outcome(const OutcomeRecord& r) override {
         Record rec;
-        rec.is_query = false;
+        rec.kind = Record::Kind::outcome;
         rec.ts_ns = r.ts_ns;
         rec.outcome = r;
+        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    void on_material(ResponseMaterial&& m) override {
+        Record rec;
+        rec.kind = Record::Kind::material;
+        rec.ts_ns = m.ts_ns;
+        rec.material = std::move(m);
         if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
     }
     moodycamel::BlockingReaderWriterCircularBuffer<Record> q;
@@ -245,7 +252,11 @@ void WorkerPool::merge_records(bool all) {
         if (best == nullptr) return;
         Record& r = best->pending.front();
         if (records_ != nullptr) {
-            if (r.is_query) records_->on_query(r.query); else records_->on_outcome(r.outcome);
+            switch (r.kind) {
+            case Record::Kind::query: records_->on_query(r.query); break;
+            case Record::Kind::outcome: records_->on_outcome(r.outcome); break;
+            case Record::Kind::material: records_->on_material(std::move(r.material)); break;
+            }
         }
         best->pending.pop_front();
     }

@@ -77,10 +77,11 @@ public:
 
 private:
     struct Record {
-        bool is_query = true;
+        enum class Kind : uint8_t { query, outcome, material } kind = Kind::query;
         uint64_t ts_ns = 0;
         QueryRecord query;
         OutcomeRecord outcome;
+        ResponseMaterial material;
     };
     class FindingQueue;
     class RecordQueue;
