@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "analyzers/dnssec/algorithms.h"
 #include "analyzers/dnssec/canonical.h"
@@ -222,8 +223,8 @@ void DnssecChecks::check_ds(Zone& z, const Finding& where) {
         if (!dnssec::digest_info(d.digest_type).supported) continue;
         any_judged = true;
         dns::DsView view{d.tag, d.algorithm, d.digest_type, as_bytes(d.digest)};
-        for (const Key& k : z.keys)
-            if (dnssec::ds_matches_dnskey(view, z.name, as_bytes(k.rdata))) return;
+        for (const Key& k : z.keys)  // a DS designates a zone key (RFC 4034 5.2)
+            if ((k.flags & 0x0100) && dnssec::ds_matches_dnskey(view, z.name, as_bytes(k.rdata))) return;
     }
     if (!any_judged) return;
     z.ds_reported_generation = z.generation;
@@ -240,6 +241,15 @@ void DnssecChecks::check_ds(Zone& z, const Finding& where) {
         f.dnssec.key_tags[f.dnssec.key_count] = k.tag;
         f.dnssec.key_algorithms[f.dnssec.key_count++] = k.algorithm;
     }
+    // Listed by key tag: the order records arrived in (servers rotate RRsets) is not evidence.
+    auto sort_pairs = [](std::array<uint16_t, 8>& tags, std::array<uint8_t, 8>& algs, uint8_t n) {
+        std::array<std::pair<uint16_t, uint8_t>, 8> v{};
+        for (uint8_t i = 0; i < n; ++i) v[i] = {tags[i], algs[i]};
+        std::sort(v.begin(), v.begin() + n);
+        for (uint8_t i = 0; i < n; ++i) std::tie(tags[i], algs[i]) = v[i];
+    };
+    sort_pairs(f.dnssec.ds_tags, f.dnssec.ds_algorithms, f.dnssec.ds_count);
+    sort_pairs(f.dnssec.key_tags, f.dnssec.key_algorithms, f.dnssec.key_count);
     emit(f);
 }
 
@@ -350,6 +360,8 @@ void DnssecChecks::check_rrsig(const dns::Record& rr, const Finding& where, uint
         return;
     }
     if (z->pending.size() >= config_.max_pending_per_zone) {
+        // Forgotten unchecked: a later copy must be checked again, not skipped as seen.
+        checked_.erase(z->pending.front().hash);
         z->pending.erase(z->pending.begin());
         ++counters_.pending_evicted;
     }
@@ -497,7 +509,9 @@ void DnssecChecks::on_material(const ResponseMaterial& m) {
             break;
         }
     }
-    if (signed_answer && where.has_question) note_signed_answer(m, first_signer);
+    // Only an authoritative answer tells what the zone's servers serve; a signed referral from
+    // the parent (NSEC proving there is no DS) says nothing about an unsigned child.
+    if (signed_answer && aa && where.has_question) note_signed_answer(m, first_signer);
 }
 
 void DnssecChecks::note_signed_answer(const ResponseMaterial& m, const dns::Name& signer) {

@@ -39,6 +39,8 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     time_jumps = std::max(time_jumps, o.time_jumps);  // a property of the input, seen by every worker
     pending_evicted += o.pending_evicted;
     tc_watch_evicted += o.tc_watch_evicted;
+    zone_filtered += o.zone_filtered;
+    rule_scanned += o.rule_scanned;
     dnssec_material += o.dnssec_material;
     dnssec_material_repeats += o.dnssec_material_repeats;
     frag_evicted += o.frag_evicted;
@@ -83,6 +85,8 @@ Pipeline::Pipeline(const PipelineConfig& config, FindingSink& sink)
       tc_watch_(config.tc_watch_capacity),
       framers_(config.tcp_max_connections) {
     for (uint16_t p : config_.dns_ports) dns_ports_.set(p);
+    if (config_.rules) rule_matcher_.emplace(config_.rules);
+    if (config_.only_zones) zone_filter_.emplace(config_.only_zones);
 }
 
 void Pipeline::process(std::span<const PacketView> burst) {
@@ -318,6 +322,15 @@ void Pipeline::on_dns_message(const MessageContext& ctx, Bytes payload) {
         return;
     }
     const dns::Header& h = message_.header();
+    if (zone_filter_) {
+        // Restricted to some zones: a message is analyzed only when its question is under one.
+        dns::Name qname;
+        uint16_t qtype = 0, qclass = 0;
+        if (!message_.first_question(qname, qtype, qclass) || !zone_filter_->contains(qname)) {
+            ++counters_.zone_filtered;
+            return;
+        }
+    }
     ++counters_.dns_messages;
     if (ctx.transport == MessageTransport::udp) ++counters_.dns_udp; else ++counters_.dns_tcp;
 
@@ -408,6 +421,7 @@ void Pipeline::on_query(const MessageContext& ctx) {
     uint16_t qtype = 0, qclass = 0;
     bool has_q = message_.first_question(qname, qtype, qclass);
 
+    if (rule_matcher_ && has_q) match_rules(ctx, qname, qtype);
     PendingQuery* existing = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
     if (existing != nullptr && existing->has_question == has_q) {
         ++counters_.retransmissions;
@@ -449,6 +463,31 @@ void Pipeline::on_query(const MessageContext& ctx) {
         r.ts_ns = ctx.pkt->ts_ns;
         r.frame = ctx.pkt->frame;
         records_->on_query(r);
+    }
+}
+
+// rule.match: one finding per rule the query name matches (retransmissions included: each is
+// a query on the wire).
+void Pipeline::match_rules(const MessageContext& ctx, const dns::Name& qname, uint16_t qtype) {
+    ++counters_.rule_scanned;
+    std::array<uint32_t, 16> ids{};
+    size_t n = 0;
+    rule_matcher_->match(qname, [&](uint32_t id) noexcept {
+        if (n < ids.size()) ids[n++] = id;
+    });
+    for (size_t i = 0; i < n; ++i) {
+        const rules::Rule& rule = config_.rules->rule(ids[i]);
+        Finding f = message_finding(FindingCode::rule_match, ctx, true);
+        f.set_question(qname, qtype);
+        f.rule_tag = rule.tag;
+        f.rule_pattern = rule.pattern;
+        f.rule_severity = rules::severity_name(rule.severity);
+        f.rule_line = rule.line;
+        // The rule's own five levels, folded onto the finding severities.
+        f.severity = rule.severity >= rules::RuleSeverity::high     ? Severity::error
+                     : rule.severity >= rules::RuleSeverity::medium ? Severity::warning
+                                                                    : Severity::info;
+        emit(f);
     }
 }
 
@@ -631,7 +670,9 @@ void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery*
     if (!any) return;
     const Bytes wire = message_.wire();
     const DecodedPacket& d = *ctx.dec;
-    uint64_t h = mix64(d.src.hash(), d.src.version);
+    // Client and server: one flow's answers always reach the same worker, so which copies are
+    // handed over does not depend on how flows are spread over workers.
+    uint64_t h = mix64(mix64(d.src.hash(), d.dst.hash()), d.src.version);
     size_t pos = 2;  // skip the ID
     for (const dns::Record& rr : message_.records()) {
         const size_t ttl_at = static_cast<size_t>(rr.rdata_offset) - 6;

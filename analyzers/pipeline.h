@@ -6,10 +6,13 @@
 #include <bitset>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "analyzers/dns/message.h"
+#include "analyzers/rules/rule_set.h"
+#include "analyzers/rules/zone_set.h"
 #include "analyzers/aggregator.h"
 #include "analyzers/findings.h"
 #include "analyzers/tc_fallback.h"
@@ -36,6 +39,10 @@ struct PipelineConfig {
     // An answer with DNSSEC or SOA records already handed to the aggregator is handed over
     // again after this much packet time (signature lifetimes are judged on what is still served).
     uint64_t material_resend_ns = 3600'000'000'000ull;
+    // qname rules (rule.match on queries) and the zones analysis is restricted to; shared
+    // read-only, each pipeline has its own scratch.
+    std::shared_ptr<const rules::RuleSet> rules;
+    std::shared_ptr<const rules::ZoneSet> only_zones;
 };
 
 // Response-size histogram buckets (upper bounds, inclusive); the last bucket is "larger".
@@ -67,6 +74,8 @@ struct PipelineCounters {
     uint64_t time_jumps = 0;              // packet time went back by more than a timeout
     uint64_t pending_evicted = 0;         // pending queries pushed out by the table cap
     uint64_t tc_watch_evicted = 0;        // truncated answers whose retry went unjudged (cap)
+    uint64_t zone_filtered = 0;           // DNS messages outside --only-zones, not analyzed
+    uint64_t rule_scanned = 0;            // query names matched against the rules
     uint64_t dnssec_material = 0;         // answers with DNSSEC/SOA records handed to the aggregator
     uint64_t dnssec_material_repeats = 0; // ... and the repeats that were not
     // Copied from the reassemblers when the pipeline finishes (their own counters).
@@ -134,6 +143,7 @@ private:
                          uint64_t last_frame = 0);
     void on_icmp_too_big(const PacketView& pkt, const DecodedPacket& dec);
     void hand_over_material(const MessageContext& ctx, const PendingQuery* q);
+    void match_rules(const MessageContext& ctx, const dns::Name& qname, uint16_t qtype);
     void emit(Finding& f);
     // A finding about the message in flight; with_message=false when message_ does not hold it.
     Finding message_finding(FindingCode code, const MessageContext& ctx, bool is_query,
@@ -161,6 +171,8 @@ private:
     std::span<const uint64_t> message_frames_;  // frames carrying the TCP message being handled
     std::array<uint64_t, 256> tiny_reported_{};  // recent datagrams already reported tiny
     dns::MessageView message_;
+    std::optional<rules::RuleMatcher> rule_matcher_;
+    std::optional<rules::ZoneFilter> zone_filter_;
     struct MaterialSlot {
         uint64_t hash = 0;
         uint64_t ts_ns = 0;

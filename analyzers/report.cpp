@@ -186,7 +186,7 @@ std::string describe_finding(const Finding& f) {
         break;
     case FindingCode::dnssec_weak_algorithm:
         s += "zone " + f.dnssec.zone.to_string() + " uses DNSSEC algorithm " + std::to_string(f.dnssec.algorithm) +
-             " (" + std::string(f.reason) + "), which must not be used for signing";
+             " (" + std::string(f.reason) + "), which RFC 8624 says not to sign with";
         break;
     case FindingCode::dnssec_nsec3_iterations:
         s += "zone " + f.dnssec.zone.to_string() + " uses NSEC3 with " + std::to_string(f.dnssec.iterations) +

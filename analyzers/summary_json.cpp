@@ -80,6 +80,8 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("malformed", c.dns_malformed);
     num("capture_truncated", c.dns_capture_truncated);
     num("too_short", c.dns_short);
+    num("outside_only_zones", c.zone_filtered);
+    num("rule_scanned", c.rule_scanned);
     num("unanswered", c.unanswered);
     num("retransmissions", c.retransmissions);
     num("unmatched_responses", c.unmatched_responses);
@@ -142,15 +144,17 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
         w.Key("dnssec");
         w.StartObject();
         num("answers_checked", d.answers);
-        num("answers_handed_over", c.dnssec_material);
-        num("answers_repeated", c.dnssec_material_repeats);
+        num("answers_unparsable", d.unparsable);
         num("signatures", d.signatures);
         num("signatures_verified", d.verified);
         num("signatures_failed", d.verify_failed);
         num("signatures_not_checkable", d.verify_skipped);
         num("signatures_waiting_evicted", d.pending_evicted);
+        num("checked_set_resets", d.checked_resets);
         num("keys", d.keys);
+        num("keys_evicted", d.keys_evicted);
         num("ds", d.ds);
+        num("ds_evicted", d.ds_evicted);
         num("zones_evicted", d.zones_evicted);
         num("question_evictions", d.question_evictions);
         w.EndObject();

@@ -98,6 +98,8 @@ struct WorkerPool::Worker {
     uint64_t sent_ts = 0;
     uint64_t packets = 0;
     std::deque<Record> pending;  // drained, waiting for the merge
+    uint64_t progress_ts = 0;    // no record still to come from this worker is older than this
+    std::array<uint64_t, batches_per_worker + 1> inflight_min_ts{};  // by dispatch number
 };
 
 WorkerPool::WorkerPool(size_t workers, const PipelineConfig& config, FindingSink& sink,
@@ -119,9 +121,11 @@ void WorkerPool::run(Worker& w) {
     for (;;) {
         PacketBatch* b = nullptr;
         w.in.wait_dequeue(b);
-        uint64_t ts = w.reached_ts.load(std::memory_order_relaxed);
+        // The packet time this batch brings the worker to. Not a running maximum: after a jump
+        // back in time (a new recording) the worker's time goes back too, and a maximum kept
+        // from the old timeline would let the merge release other workers' records too early.
+        uint64_t ts = b->views.empty() ? w.reached_ts.load(std::memory_order_relaxed) : b->views.back().ts_ns;
         w.pipeline->process(b->views);
-        if (!b->views.empty()) ts = std::max(ts, b->views.back().ts_ns);
         if (b->tick_ts > 0) {
             w.pipeline->advance_time(b->tick_ts);
             ts = std::max(ts, b->tick_ts);
@@ -159,6 +163,11 @@ PacketBatch* WorkerPool::take_batch(Worker& w) {
 void WorkerPool::send(Worker& w) {
     PacketBatch* b = w.current;
     w.current = nullptr;
+    // The earliest packet time any record of this batch can carry: its earliest packet, or the
+    // time it advances an idle worker to.
+    uint64_t min_ts = b->tick_ts ? b->tick_ts : reader_ts_;
+    for (const PacketView& v : b->views) min_ts = std::min(min_ts, v.ts_ns);
+    w.inflight_min_ts[w.dispatched % w.inflight_min_ts.size()] = min_ts;
     if (!b->views.empty()) w.sent_ts = b->views.back().ts_ns;
     if (b->tick_ts) w.sent_ts = b->tick_ts;
     ++w.dispatched;
@@ -222,7 +231,17 @@ void WorkerPool::settle() {
 }
 
 void WorkerPool::poll(bool all) {
+    // Each worker's progress is read before its queue is drained: every record of the batches
+    // counted here is then already in `pending`, so the watermark never passes a record that is
+    // still in a queue (reading progress after draining let a batch finish in between).
     for (auto& wp : workers_) {
+        // Records of completed batches are in the queue (published before `completed`); the
+        // batches still in flight can only add records from their earliest packet time on.
+        const uint64_t done = wp->completed.load(std::memory_order_acquire);
+        uint64_t progress = reader_ts_;
+        for (uint64_t k = done; k < wp->dispatched; ++k)
+            progress = std::min(progress, wp->inflight_min_ts[k % wp->inflight_min_ts.size()]);
+        wp->progress_ts = progress;
         Finding f;
         while (wp->findings.q.try_dequeue(f)) sink_.on_finding(f);
         Record r;
@@ -238,9 +257,7 @@ void WorkerPool::merge_records(bool all) {
     uint64_t watermark = std::numeric_limits<uint64_t>::max();
     if (!all) {
         for (auto& wp : workers_) {
-            const uint64_t done = wp->completed.load(std::memory_order_acquire);
-            const uint64_t reached = done == wp->dispatched ? reader_ts_ : wp->reached_ts.load(std::memory_order_acquire);
-            watermark = std::min(watermark, reached);
+            watermark = std::min(watermark, wp->progress_ts);
         }
     }
     for (;;) {

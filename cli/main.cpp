@@ -27,6 +27,8 @@
 #include "dataplane/pcap_live_source.h"
 #include "dataplane/privileges.h"
 #include "prober/command.h"
+#include "analyzers/rules/rule_set.h"
+#include "analyzers/rules/zone_set.h"
 #include "dataplane/packet_ring.h"
 #include "dataplane/pcap_writer.h"
 #include "frag53_config.h"
@@ -192,6 +194,10 @@ struct AnalyzeOptions {
     double retry_window_s = 10.0;
     size_t workers = 1;
     std::string write_evidence;
+    // DNSSEC and qname rules
+    double dnssec_expiring_days = 7.0;
+    std::string rules_file;
+    std::string only_zones;
 };
 
 uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(std::llround(s * 1e9)); }
@@ -222,6 +228,23 @@ PipelineConfig pipeline_config(const AnalyzeOptions& o) {
     config.tcp_max_connections = o.tcp_max_connections;
     config.tcp_idle_timeout_ns = seconds_to_ns(o.tcp_idle_timeout_s);
     config.tcp_retry_window_ns = seconds_to_ns(o.tcp_retry_window_s);
+    auto fail = [](const std::string& what, const std::vector<frag53::rules::Diagnostic>& errors) {
+        std::string text;
+        for (const auto& e : errors) text += "\n  " + e.format(what);
+        return std::runtime_error("cannot use " + what + ":" + text);
+    };
+    if (!o.rules_file.empty()) {
+        auto r = frag53::rules::RuleSet::load_file(o.rules_file);
+        if (!r.ok()) throw fail(o.rules_file, r.errors);
+        for (const auto& w : r.warnings) std::fprintf(stderr, "frag53: %s\n", w.format(o.rules_file).c_str());
+        config.rules = r.rules;
+    }
+    if (!o.only_zones.empty()) {
+        auto z = frag53::rules::ZoneSet::from_argument(o.only_zones);
+        if (!z.ok()) throw fail("--only-zones " + o.only_zones, z.errors);
+        for (const auto& w : z.warnings) std::fprintf(stderr, "frag53: %s\n", w.format(o.only_zones).c_str());
+        config.only_zones = z.zones;
+    }
     return config;
 }
 
@@ -261,6 +284,7 @@ public:
         agg.min_samples = o.path_min_samples;
         agg.lost_rate = o.path_lost_rate;
         agg.retry_window_ns = seconds_to_ns(o.retry_window_s);
+        agg.dnssec_expiring_window_s = static_cast<uint64_t>(std::llround(o.dnssec_expiring_days * 86400.0));
         aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
         const PipelineConfig config = pipeline_config(o);
         if (o.workers <= 1) {
@@ -491,30 +515,88 @@ int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
 struct DpdkOptions {
     double idle_exit_s = 0;  // stop after this long with no packet (0: run until a signal)
     int stats_interval_s = 10;
+    unsigned rx_queues = 0;         // per port; 0: one per worker (-j)
+    bool presorted_queues = false;  // queues already spread by the symmetric IP-pair hash
+    unsigned rx_ring_size = 1024;
+    unsigned mbuf_size = 2048;      // largest frame kept whole
+    std::string user;
+    std::string metrics;
 };
 
-// DPDK ethdev ports, read by this thread (queue 0 of each port) and spread over the workers in
-// software. Frames are numbered per port.
+// DPDK ethdev ports. Every RX queue of every port is read by this thread and the packets are
+// spread over the workers in software by the IP-pair hash (WorkerPool). A port with symmetric
+// RSS gets one queue per worker, so the NIC already keeps each address pair on one queue;
+// worker threads that poll their own queue need a WorkerPool mode that does not exist yet, so
+// for now the queues only spread the NIC's descriptor rings. Frames are numbered per queue.
 int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, const DpdkOptions& d) {
-    frag53::dpdk::Eal eal(eal_args);
-    frag53::dpdk::PortOptions po;
-    po.rx_queues = 1;
-    frag53::dpdk::DpdkPorts ports(po);
-    if (ports.ports().empty()) throw std::runtime_error("no DPDK port (give one with --vdev or an allowed PCI device)");
-    std::vector<std::unique_ptr<frag53::dpdk::DpdkQueueSource>> sources;
+    namespace dp = frag53::dpdk;
+    dp::Eal eal(eal_args);
+    dp::PortOptions po;
+    po.rx_queues = static_cast<uint16_t>(d.rx_queues != 0 ? d.rx_queues : std::max<size_t>(o.workers, 1));
+    po.presorted_queues = d.presorted_queues;
+    po.rx_ring_size = static_cast<uint16_t>(d.rx_ring_size);
+    po.mbuf_data_room = static_cast<uint16_t>(d.mbuf_size + dp::kMbufHeadroom);
+    dp::DpdkPorts ports(po);
+    std::vector<std::unique_ptr<dp::DpdkQueueSource>> sources;
+    std::vector<std::string> names;
     for (const auto& p : ports.ports()) {
-        sources.push_back(std::make_unique<frag53::dpdk::DpdkQueueSource>(ports, p.port_id, 0));
-        std::fprintf(stderr, "frag53: DPDK port %u (%s)\n", p.port_id, p.driver.c_str());
+        const std::string how =
+            p.hardware_dispatch
+                ? (d.presorted_queues ? "queues presorted by the IP-pair hash" : "symmetric RSS over IP addresses")
+                : "software dispatch" + (p.dispatch_note.empty() ? std::string() : " (" + p.dispatch_note + ")");
+        std::fprintf(stderr, "frag53: DPDK port %u (%s): %u RX queue%s, %s; %zu worker%s\n", p.port_id,
+                     p.driver.c_str(), p.rx_queues, p.rx_queues == 1 ? "" : "s", how.c_str(),
+                     std::max<size_t>(o.workers, 1), o.workers > 1 ? "s" : "");
+        for (uint16_t q = 0; q < p.rx_queues; ++q) {
+            dp::QueueSourceOptions qo;
+            qo.source_index = static_cast<int32_t>(sources.size());
+            sources.push_back(std::make_unique<dp::DpdkQueueSource>(ports, p.port_id, q, qo));
+        }
+        names.push_back("dpdk:" + std::to_string(p.port_id));
     }
+    // The ports are open and started: nothing below needs privileges.
+    if (!d.user.empty()) frag53::drop_privileges(d.user);
     Engine engine(o);
+    std::unique_ptr<frag53::MetricsServer> metrics;
+    if (!d.metrics.empty()) {
+        metrics = std::make_unique<frag53::MetricsServer>(d.metrics);
+        std::fprintf(stderr, "frag53: metrics on http://%s:%d/metrics\n", metrics->address().c_str(), metrics->port());
+    }
+    // What the NICs dropped, summed over the ports: read once a second, never per packet.
+    auto port_drops = [&] {
+        dp::PortStats sum;
+        for (const auto& p : ports.ports()) {
+            const auto st = ports.stats(p.port_id);
+            sum.ipackets += st.ipackets;
+            sum.imissed += st.imissed;
+            sum.ierrors += st.ierrors;
+            sum.rx_nombuf += st.rx_nombuf;
+        }
+        return sum;
+    };
+    auto publish = [&] {
+        if (!metrics) return;
+        auto m = engine.metrics();
+        const auto st = port_drops();
+        m.kernel_drops = st.imissed + st.rx_nombuf;
+        m.interface_drops = st.ierrors;
+        metrics->publish(frag53::prometheus_text(m));
+    };
+    publish();
     struct sigaction sa {};
     sa.sa_handler = [](int) { frag53::dpdk::stop_flag().store(true); g_stop.store(true); };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : ", ") + n;
+    // Everything is set up: from here on packets are analyzed (scripts wait for this line).
+    std::fprintf(stderr, "frag53: capturing on %s\n", joined.c_str());
+    std::fflush(stderr);
 
     using clock = std::chrono::steady_clock;  // idle exit and progress output only
-    auto last_packet = clock::now(), last_stats = clock::now();
+    auto last_packet = clock::now(), last_stats = clock::now(), last_flush = clock::now();
+    uint64_t stats_packets = 0;
     std::array<PacketView, 64> burst;
     while (!g_stop.load(std::memory_order_relaxed)) {
         bool any = false;
@@ -532,10 +614,20 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
             engine.idle();
             if (d.idle_exit_s > 0 && now - last_packet >= std::chrono::duration<double>(d.idle_exit_s)) break;
         }
+        if (now - last_flush >= std::chrono::seconds(1)) {
+            engine.flush_events();
+            publish();
+            last_flush = now;
+        }
         if (d.stats_interval_s > 0 && !o.quiet && now - last_stats >= std::chrono::seconds(d.stats_interval_s)) {
-            std::fprintf(stderr, "frag53: %llu packets, %llu findings\n",
+            const double secs = std::chrono::duration<double>(now - last_stats).count();
+            const auto st = port_drops();
+            std::fprintf(stderr, "frag53: %.0f packets/s, %llu packets, imissed %llu, rx_nombuf %llu, ierrors %llu, %llu findings\n",
+                         static_cast<double>(engine.packets() - stats_packets) / secs,
                          static_cast<unsigned long long>(engine.packets()),
-                         static_cast<unsigned long long>(engine.findings()));
+                         static_cast<unsigned long long>(st.imissed), static_cast<unsigned long long>(st.rx_nombuf),
+                         static_cast<unsigned long long>(st.ierrors), static_cast<unsigned long long>(engine.findings()));
+            stats_packets = engine.packets();
             last_stats = now;
         }
     }
@@ -543,8 +635,8 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
     RunInfo run;
     run.live = true;
     run.size_threshold = o.size_threshold;
+    run.inputs = names;
     for (const auto& p : ports.ports()) {
-        run.inputs.push_back("dpdk:" + std::to_string(p.port_id));
         const auto st = ports.stats(p.port_id);
         run.kernel_dropped += st.imissed + st.rx_nombuf;
         run.interface_dropped += st.ierrors;
@@ -553,6 +645,12 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
                      static_cast<unsigned long long>(st.imissed), static_cast<unsigned long long>(st.ierrors),
                      static_cast<unsigned long long>(st.rx_nombuf));
     }
+    uint64_t multi_segment = 0;
+    for (const auto& s : sources) multi_segment += s->stats().multi_segment_drops;
+    if (multi_segment)
+        std::fprintf(stderr, "frag53: %llu frames larger than --mbuf-size %u dropped (jumbo frames or offloads "
+                     "on the mirrored link: raise --mbuf-size)\n",
+                     static_cast<unsigned long long>(multi_segment), d.mbuf_size);
     sources.clear();
     return engine.write_outputs(run, {}, {}) ? 0 : 2;
 }
@@ -571,6 +669,13 @@ void add_analysis_options(CLI::App* cmd, AnalyzeOptions& ao) {
     cmd->add_option("--max-pending", ao.max_pending, "pending queries tracked at once")
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 26));
     cmd->add_option("--dns-port", ao.dns_ports, "DNS ports (repeatable)")->capture_default_str();
+    cmd->add_option("--rules", ao.rules_file,
+                    "qname rules file (PATTERN TAG SEVERITY per line; docs/rules.md): rule.match findings");
+    cmd->add_option("--only-zones", ao.only_zones,
+                    "analyze only DNS messages whose question is under these zones (comma-separated list, or a file)");
+    cmd->add_option("--dnssec-expiring", ao.dnssec_expiring_days,
+                    "days before expiration within which an RRSIG is reported as expiring")
+        ->capture_default_str()->check(CLI::Range(0.0, 3650.0));
     cmd->add_flag("-q,--quiet", ao.quiet, "no human report");
     cmd->add_option("-j,--workers", ao.workers, "analysis threads (flows spread by IP address pair)")
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64}));
@@ -616,7 +721,22 @@ int main(int argc, char** argv) {
         dapp.add_option("--idle-exit", d.idle_exit_s, "stop after this many seconds without a packet (0: never)")
             ->capture_default_str();
         dapp.add_option("--stats-interval", d.stats_interval_s, "seconds between stats lines (0: none)")
-            ->capture_default_str();
+            ->capture_default_str()->check(CLI::Range(0, 86400));
+        dapp.add_option("--rx-queues", d.rx_queues,
+                        "RX queues per port (0: one per worker, -j); more than one needs symmetric RSS "
+                        "or --presorted-queues, else one queue and software dispatch")
+            ->capture_default_str()->check(CLI::Range(0u, 1024u));
+        dapp.add_flag("--presorted-queues", d.presorted_queues,
+                      "the ports' RX queues are already spread by the symmetric IP-pair hash (a distributor "
+                      "ahead of them): use them without RSS");
+        dapp.add_option("--rx-ring", d.rx_ring_size, "RX descriptors per queue")
+            ->capture_default_str()->check(CLI::Range(32u, 32768u));
+        dapp.add_option("--mbuf-size", d.mbuf_size, "largest frame received whole, in bytes (larger ones are dropped "
+                        "and counted)")
+            ->capture_default_str()->check(CLI::Range(256u, 65535u - 128u));
+        dapp.add_option("--user", d.user, "drop privileges to this user once the ports are started");
+        dapp.add_option("--metrics", d.metrics,
+                        "serve Prometheus metrics on [ADDR:]PORT (address defaults to 127.0.0.1)");
         add_analysis_options(&dapp, ao);
         std::vector<std::string> rest;
         for (int k = argc - 1; k >= i; --k) rest.emplace_back(argv[k]);  // CLI11 takes them reversed

@@ -12,21 +12,36 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
+#include <rte_thash.h>
 
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
 namespace frag53::dpdk {
+
+static_assert(kMbufHeadroom == RTE_PKTMBUF_HEADROOM, "dpdk_source.h must match the DPDK build");
+
 namespace {
 
 // Far enough ahead that the line is in cache when decode reads it, near enough that it is
 // still there (the l3fwd distance).
 constexpr size_t kPrefetchAhead = 3;
+
+// Two lines per packet: Ethernet, IP and UDP headers end at byte 42, so the DNS question starts
+// in the first line and usually ends in the second; the name parser is the first to read past
+// the headers, and without the second line it takes that miss itself.
+inline void prefetch_frame(const rte_mbuf* m) noexcept {
+    const char* p = rte_pktmbuf_mtod(m, const char*);
+    rte_prefetch0(p);
+    if (m->data_len > RTE_CACHE_LINE_SIZE) rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+}
 
 // RSS over the IP address pair only. With L4 ports in the hash, a datagram's non-first
 // fragments (no ports) would land on another queue than its first, and the two directions of
@@ -36,7 +51,23 @@ constexpr uint64_t kRssIpOnly = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4 |
                                 RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_OTHER |
                                 RTE_ETH_RSS_IPV6_EX;
 
+constexpr uint64_t kRssL4 = RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
+                           RTE_ETH_RSS_NONFRAG_IPV4_SCTP | RTE_ETH_RSS_NONFRAG_IPV6_TCP |
+                           RTE_ETH_RSS_NONFRAG_IPV6_UDP | RTE_ETH_RSS_NONFRAG_IPV6_SCTP |
+                           RTE_ETH_RSS_IPV6_TCP_EX | RTE_ETH_RSS_IPV6_UDP_EX | RTE_ETH_RSS_PORT;
+
 constexpr uint8_t kDefaultRssKeyLen = 40;
+
+// The redirection table a presorted device is given (the size most NICs have).
+constexpr uint16_t kPresortedRetaSize = 128;
+
+// The symmetric key: with 0x6d5a repeated, Toeplitz gives hash(a, b) == hash(b, a) for fields
+// that are a multiple of 16 bits long and swap places, as the two addresses do.
+std::vector<uint8_t> symmetric_key(size_t len) {
+    std::vector<uint8_t> key(len);
+    for (size_t i = 0; i < key.size(); ++i) key[i] = (i % 2 == 0) ? 0x6d : 0x5a;
+    return key;
+}
 
 // net_pcap stamps each packet with its pcap record's time, so a capture replayed through it keeps
 // its own clock (time is an input). It has no rte_eth_read_clock, and two behaviours exist:
@@ -45,6 +76,13 @@ constexpr uint8_t kDefaultRssKeyLen = 40;
 constexpr std::string_view kPcapDriver = "net_pcap";
 
 __extension__ using u128 = unsigned __int128;
+
+// Four bytes as they are in memory (network order), for rte_be_to_cpu_32.
+uint32_t load_be32(const uint8_t* p) noexcept {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
 
 [[noreturn]] void fail(const std::string& what, int err) {
     // DPDK returns -errno or sets rte_errno; rte_strerror understands both its own and errno's.
@@ -69,11 +107,75 @@ struct PortPlan {
     uint16_t queues = 1;
     uint16_t ring_size = 0;
     bool rss = false;
+    bool presorted = false;           // queues filled by the same hash outside the device
     std::string note;
     bool offload_timestamps = false;  // RTE_ETH_RX_OFFLOAD_TIMESTAMP offered and wanted
 };
 
+std::string hex(uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// Round robin over the queues, then read back: what software needs to predict a packet's queue
+// (rss_queue), and a check that the device took it. A device without a redirection table
+// (reta_size 0) leaves it empty: it spreads by hash modulo the queue count.
+std::vector<uint16_t> program_reta(uint16_t port_id, uint16_t reta_size, uint16_t queues,
+                                   const std::string& port_name) {
+    std::vector<uint16_t> reta;
+    if (reta_size == 0) return reta;
+    const size_t groups = (reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
+    std::vector<rte_eth_rss_reta_entry64> conf(groups);
+    for (size_t i = 0; i < reta_size; ++i) {
+        rte_eth_rss_reta_entry64& g = conf[i / RTE_ETH_RETA_GROUP_SIZE];
+        g.mask |= uint64_t{1} << (i % RTE_ETH_RETA_GROUP_SIZE);
+        g.reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<uint16_t>(i % queues);
+    }
+    if (int rc = rte_eth_dev_rss_reta_update(port_id, conf.data(), reta_size); rc != 0) {
+        if (rc == -ENOTSUP) return reta;  // a fixed table: spread by hash modulo the queues
+        fail("rte_eth_dev_rss_reta_update(" + port_name + ")", rc);
+    }
+    std::vector<rte_eth_rss_reta_entry64> back(groups);
+    for (size_t i = 0; i < reta_size; ++i)
+        back[i / RTE_ETH_RETA_GROUP_SIZE].mask |= uint64_t{1} << (i % RTE_ETH_RETA_GROUP_SIZE);
+    if (int rc = rte_eth_dev_rss_reta_query(port_id, back.data(), reta_size); rc != 0)
+        fail("rte_eth_dev_rss_reta_query(" + port_name + ")", rc);
+    reta.resize(reta_size);
+    for (size_t i = 0; i < reta_size; ++i) {
+        reta[i] = back[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+        if (reta[i] >= queues)
+            throw DpdkError(port_name + ": redirection table entry " + std::to_string(i) +
+                            " points at queue " + std::to_string(reta[i]) + " of " +
+                            std::to_string(queues));
+    }
+    return reta;
+}
+
 }  // namespace
+
+uint32_t symmetric_rss_hash(const IpAddress& src, const IpAddress& dst) noexcept {
+    static constexpr std::array<uint8_t, kDefaultRssKeyLen> key = [] {
+        std::array<uint8_t, kDefaultRssKeyLen> k{};
+        for (size_t i = 0; i < k.size(); ++i) k[i] = (i % 2 == 0) ? 0x6d : 0x5a;
+        return k;
+    }();
+    if (src.version != dst.version) return 0;
+    // rte_softrss takes the tuple as 32-bit words in CPU order, as the NIC reads it big endian.
+    std::array<uint32_t, 8> tuple{};
+    const size_t words = src.version == 4 ? 1 : src.version == 6 ? 4 : 0;
+    if (words == 0) return 0;
+    for (size_t i = 0; i < words; ++i) {
+        tuple[i] = rte_be_to_cpu_32(load_be32(src.bytes.data() + 4 * i));
+        tuple[words + i] = rte_be_to_cpu_32(load_be32(dst.bytes.data() + 4 * i));
+    }
+    return rte_softrss(tuple.data(), static_cast<uint32_t>(2 * words), key.data());
+}
+
+uint16_t rss_queue(const PortInfo& port, uint32_t hash) noexcept {
+    if (!port.reta.empty()) return port.reta[hash % port.reta.size()];
+    return port.rx_queues > 1 ? static_cast<uint16_t>(hash % port.rx_queues) : 0;
+}
 
 std::atomic<bool>& stop_flag() noexcept {
     static std::atomic<bool> flag{false};
@@ -130,6 +232,9 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
     if (ids.empty()) throw DpdkError("no DPDK ports (bind a NIC to vfio-pci or pass --vdev)");
     if (options.max_burst == 0 || options.rx_ring_size == 0)
         throw DpdkError("max_burst and rx_ring_size must be at least 1");
+    if (options.mbuf_data_room <= kMbufHeadroom + 64)
+        throw DpdkError("mbuf_data_room " + std::to_string(options.mbuf_data_room) +
+                        " leaves no room for a frame after the headroom");
     const uint16_t wanted = std::max<uint16_t>(options.rx_queues, 1);
     requested_ = wanted;
 
@@ -149,6 +254,12 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
         const uint64_t rss_hf = kRssIpOnly & p.info.flow_type_rss_offloads;
         if (wanted == 1) {
             p.note = "one RX queue requested";
+        } else if (options.presorted_queues && device_max > 1) {
+            p.presorted = true;
+            p.queues = std::min(wanted, device_max);
+            if (p.queues < wanted)
+                p.note = "device has " + std::to_string(device_max) + " RX queues, " +
+                         std::to_string(wanted) + " requested";
         } else if (rss_hf == 0) {
             p.note = std::string("driver ") + p.info.driver_name +
                      " has no RSS over IP addresses: one queue, dispatch in software";
@@ -219,7 +330,7 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
         info.socket = p.socket;
         info.rx_queues = p.queues;
         info.rx_ring_size = p.ring_size;
-        info.hardware_dispatch = p.rss;
+        info.hardware_dispatch = p.rss || p.presorted;
         info.dispatch_note = p.note;
         for (const Pool& pool : pools_)
             if (pool.socket == p.socket) info.pool = pool.mp;
@@ -227,9 +338,9 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
         rte_eth_conf conf{};
         // The symmetric key: with 0x6d5a repeated, Toeplitz gives hash(a, b) == hash(b, a),
         // so both directions of an address pair land on one queue.
-        std::vector<uint8_t> key(p.info.hash_key_size != 0 ? p.info.hash_key_size
-                                                          : kDefaultRssKeyLen);
-        for (size_t i = 0; i < key.size(); ++i) key[i] = (i % 2 == 0) ? 0x6d : 0x5a;
+        std::vector<uint8_t> key = symmetric_key(p.info.hash_key_size != 0
+                                                     ? p.info.hash_key_size
+                                                     : kDefaultRssKeyLen);
         if (p.rss) {
             conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_key = key.data();
@@ -271,10 +382,22 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
             rte_eth_rss_conf check{};
             check.rss_key = got.data();
             check.rss_key_len = static_cast<uint8_t>(got.size());
-            if (rte_eth_dev_rss_hash_conf_get(p.port_id, &check) == 0 && got != key)
-                throw DpdkError(port_name + " (" + live.driver +
-                                ") does not take the symmetric RSS key: both directions of a "
-                                "flow would not meet on one queue");
+            if (rte_eth_dev_rss_hash_conf_get(p.port_id, &check) == 0) {
+                if (got != key)
+                    throw DpdkError(port_name + " (" + live.driver +
+                                    ") does not take the symmetric RSS key: both directions of "
+                                    "a flow would not meet on one queue");
+                // Ports in the hash would split a datagram's fragments over queues.
+                if ((check.rss_hf & kRssL4) != 0)
+                    throw DpdkError(port_name + " (" + live.driver +
+                                    ") hashes UDP/TCP ports (rss_hf 0x" + hex(check.rss_hf) +
+                                    "): fragments would miss their first fragment's queue");
+            }
+            live.reta = program_reta(p.port_id, p.info.reta_size, p.queues, port_name);
+        } else if (p.presorted) {
+            live.reta.resize(kPresortedRetaSize);
+            for (size_t i = 0; i < live.reta.size(); ++i)
+                live.reta[i] = static_cast<uint16_t>(i % p.queues);
         }
         if (options.promiscuous) {
             // Some virtual devices have no notion of it (-ENOTSUP): they see everything anyway.
@@ -397,6 +520,13 @@ uint64_t DpdkQueueSource::Converter::to_ns(uint64_t ticks) const noexcept {
            static_cast<uint64_t>((static_cast<u128>(tick0 - ticks) * ns_per_tick_q32) >> 32);
 }
 
+uint64_t DpdkQueueSource::clock_now_ns() const noexcept {
+    // With device_clock the stamps are the NIC's clock mapped to the epoch when the ports
+    // started, as the TSC was: the two agree to the calibration's few parts in 10^5.
+    if (clock_ == TimestampClock::device_epoch) return 0;
+    return tsc_.to_ns(rte_get_tsc_cycles());
+}
+
 size_t DpdkQueueSource::receive(std::span<PacketView> out) noexcept {
     if (out.empty()) return 0;
     for (;;) {
@@ -426,14 +556,12 @@ size_t DpdkQueueSource::poll(std::span<PacketView> out) noexcept {
     uint64_t burst_ns = 0;
     if (clock_ == TimestampClock::tsc) burst_ns = tsc_.to_ns(rte_get_tsc_cycles());
 
-    for (size_t i = 0; i < std::min<size_t>(kPrefetchAhead, got); ++i)
-        rte_prefetch0(rte_pktmbuf_mtod(held_[i], void*));
+    for (size_t i = 0; i < std::min<size_t>(kPrefetchAhead, got); ++i) prefetch_frame(held_[i]);
 
     size_t n = 0;
     uint64_t bytes = 0;
     for (size_t i = 0; i < got; ++i) {
-        if (i + kPrefetchAhead < got)
-            rte_prefetch0(rte_pktmbuf_mtod(held_[i + kPrefetchAhead], void*));
+        if (i + kPrefetchAhead < got) prefetch_frame(held_[i + kPrefetchAhead]);
         const rte_mbuf* m = held_[i];
         const uint64_t frame = next_frame_++;
         // Scatter is never enabled, so a chain only comes from a driver that builds one anyway.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dataplane/capture_source.h"
+#include "dataplane/ip_address.h"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -50,16 +51,26 @@ private:
     std::vector<std::string> args_;  // EAL may keep pointers into argv, so these stay alive
 };
 
+// Bytes DPDK keeps in front of the frame in every mbuf (RTE_PKTMBUF_HEADROOM of the build).
+inline constexpr uint16_t kMbufHeadroom = 128;
+
 // Per-port set-up. Queue count is what the caller asked for capped by the device, and 1 when the
-// device cannot spread by a symmetric IP hash (see PortInfo::hardware_dispatch).
+// device cannot spread by a symmetric IP hash (see PortInfo::hardware_dispatch) and its queues
+// are not declared presorted.
 struct PortOptions {
     std::vector<uint16_t> ports;         // empty: every probed port
     uint16_t rx_queues = 1;              // wanted per port, normally one per worker lcore
     uint16_t rx_ring_size = 1024;        // descriptors per RX queue (the driver may adjust it)
     uint16_t max_burst = 64;             // largest burst a source will take; sizes the pool
-    uint16_t mbuf_data_room = 2048 + 128;  // RTE_MBUF_DEFAULT_BUF_SIZE: 1518-byte frames fit
+    // RTE_MBUF_DEFAULT_BUF_SIZE: frames up to 2048 bytes fit; larger ones (jumbo frames, GRO
+    // on the mirror's source) arrive as chains, which sources count and drop.
+    uint16_t mbuf_data_room = 2048 + kMbufHeadroom;
     unsigned mbuf_cache = 256;           // per-lcore mempool cache
     bool promiscuous = true;             // a mirror port carries other hosts' traffic
+    // The device's queues are already spread by the symmetric IP-pair hash (rss_queue() below):
+    // a software distributor ahead of the port, or a test. Every requested queue the device has
+    // is used without asking it for RSS, and PortInfo::hardware_dispatch is true.
+    bool presorted_queues = false;
     bool hardware_timestamps = true;     // use the NIC's RX timestamp when it has a usable one
     unsigned clock_calibration_ms = 100;  // device clock rate measured over this long at start
 };
@@ -86,11 +97,16 @@ struct PortInfo {
     uint16_t rx_queues = 0;        // queues configured
     uint16_t rx_ring_size = 0;     // descriptors per queue after the driver's adjustment
     // true: RSS with the symmetric key over IPv4/IPv6 addresses (fragment types included, no
-    // L4 ports) spreads packets over rx_queues. Some NICs pick the hash fields by packet type
+    // L4 ports) spreads packets over rx_queues, or PortOptions::presorted_queues said the queues
+    // arrive spread that way. Some NICs pick the hash fields by packet type
     // and leave UDP/TCP packets out of "IPv4 only" hashing (all to queue 0): check
     // per-queue packet counts on new hardware.
     bool hardware_dispatch = false;
     std::string dispatch_note;     // why hardware_dispatch is false, for the operator
+    // The redirection table in use when hardware_dispatch: RSS hash modulo its size -> queue.
+    // Programmed round robin over the queues and read back; for presorted queues, the same
+    // table a NIC would get (128 entries).
+    std::vector<uint16_t> reta;
     bool promiscuous = false;
     TimestampClock clock = TimestampClock::tsc;
     ClockMap tsc;      // the TSC, the same for every port: taken once when the ports start
@@ -152,6 +168,14 @@ struct QueueSourceOptions {
     const std::atomic<bool>* stop = nullptr;
 };
 
+// The Toeplitz hash a NIC computes for an IPv4 or IPv6 address pair (RTE_ETH_RSS_IPV4/IPV6:
+// addresses only) with the symmetric key DpdkPorts programs: the same for (a, b) and (b, a).
+// 0 for a pair of mixed or unknown versions (the NIC does not hash those either).
+uint32_t symmetric_rss_hash(const IpAddress& src, const IpAddress& dst) noexcept;
+
+// The RX queue a port with hardware_dispatch delivers a hash to (its redirection table).
+uint16_t rss_queue(const PortInfo& port, uint32_t hash) noexcept;
+
 // Process-wide stop flag, lock-free so a signal handler may store to it.
 std::atomic<bool>& stop_flag() noexcept;
 
@@ -181,6 +205,11 @@ public:
     size_t poll(std::span<PacketView> out) noexcept;
     // Frees every mbuf of the last burst (delivered or dropped) in one rte_pktmbuf_free_bulk.
     void release(std::span<const PacketView> views) noexcept override;
+
+    // The capture clock's present time, for a worker whose queue is idle to move its packet
+    // time on (timeouts) without a packet: the TSC mapped as packet stamps are. 0 when packet
+    // time is the device's own epoch (a replayed capture), which has no "now".
+    uint64_t clock_now_ns() const noexcept;
 
     const QueueStats& stats() const noexcept { return stats_; }
     uint16_t port_id() const noexcept { return port_; }

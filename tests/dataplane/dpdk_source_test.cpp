@@ -3,6 +3,8 @@
 // global environment owns it and every test shares it; each test makes its own devices.
 #include "dataplane/dpdk_source.h"
 
+#include "dataplane/decode.h"
+
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
@@ -264,6 +266,7 @@ TEST(DpdkQueueSource, PcapRecordTimesAreTheDeviceTimestamps) {
     ASSERT_EQ(d.views.size(), env.records().size());
     for (size_t i = 0; i < d.views.size(); ++i)
         EXPECT_EQ(d.views[i].ts_ns, env.records()[i].ts_ns / unit * unit) << "frame " << i + 1;
+    EXPECT_EQ(source.clock_now_ns(), 0u);  // a replay's clock has no present
 }
 
 TEST(DpdkQueueSource, WithoutHardwareTimestampsTheTscClockIsUsed) {
@@ -297,6 +300,10 @@ TEST(DpdkQueueSource, WithoutHardwareTimestampsTheTscClockIsUsed) {
     }
     // One clock read per burst: packets of a burst share it.
     EXPECT_EQ(d.views[0].ts_ns, d.views[4].ts_ns);
+    // An idle worker's notion of "now" is on the same clock, after every packet it was given.
+    const uint64_t now = source.clock_now_ns();
+    EXPECT_GE(now, last);
+    EXPECT_LE(now, wall() + 1'000'000);
 }
 
 TEST(DpdkPorts, QueueRequestIsCappedByTheDevice) {
@@ -591,6 +598,197 @@ TEST(DpdkPorts, SymmetricKeyHashesBothDirectionsAlike) {
     uint32_t fwd[2] = {a, b}, rev[2] = {b, a};
     EXPECT_EQ(rte_softrss(fwd, 2, key.data()), rte_softrss(rev, 2, key.data()));
     EXPECT_NE(rte_softrss(fwd, 2, key.data()), 0u);
+}
+
+// --- several queues: what a NIC's RSS would do, placed by the test ---------------------------
+
+// The Toeplitz hash computed here the way the datasheets describe it (bit by bit over the
+// big-endian tuple), independent of rte_thash and of symmetric_rss_hash.
+uint32_t toeplitz(const std::vector<uint8_t>& tuple) {
+    std::array<uint8_t, 40> key{};
+    for (size_t i = 0; i < key.size(); ++i) key[i] = i % 2 == 0 ? 0x6d : 0x5a;
+    uint32_t hash = 0;
+    for (size_t bit = 0; bit < tuple.size() * 8; ++bit) {
+        if ((tuple[bit / 8] & (0x80u >> (bit % 8))) == 0) continue;
+        // The 32 key bits starting at `bit`.
+        uint32_t window = 0;
+        for (size_t k = 0; k < 32; ++k) {
+            const size_t kb = bit + k;
+            window = (window << 1) | ((key[kb / 8] >> (7 - kb % 8)) & 1u);
+        }
+        hash ^= window;
+    }
+    return hash;
+}
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    const std::byte bytes[] = {std::byte{a}, std::byte{b}, std::byte{c}, std::byte{d}};
+    return IpAddress::v4(bytes);
+}
+
+IpAddress v6(uint16_t last) {
+    std::array<std::byte, 16> bytes{};
+    const uint8_t prefix[] = {0x20, 0x01, 0x0d, 0xb8};
+    for (size_t i = 0; i < 4; ++i) bytes[i] = std::byte{prefix[i]};
+    bytes[14] = std::byte{static_cast<uint8_t>(last >> 8)};
+    bytes[15] = std::byte{static_cast<uint8_t>(last)};
+    return IpAddress::v6(bytes.data());
+}
+
+std::vector<uint8_t> tuple_of(const IpAddress& src, const IpAddress& dst) {
+    const size_t n = src.version == 4 ? 4 : 16;
+    std::vector<uint8_t> t(src.bytes.begin(), src.bytes.begin() + static_cast<ptrdiff_t>(n));
+    t.insert(t.end(), dst.bytes.begin(), dst.bytes.begin() + static_cast<ptrdiff_t>(n));
+    return t;
+}
+
+TEST(SymmetricRss, IsTheToeplitzHashOfTheAddressPairInBothDirections) {
+    SKIP_WITHOUT_EAL();
+    const std::pair<IpAddress, IpAddress> pairs[] = {
+        {v4(192, 0, 2, 1), v4(198, 51, 100, 7)},
+        {v4(198, 18, 0, 2), v4(198, 18, 0, 1)},
+        {v4(10, 0, 0, 1), v4(10, 0, 0, 1)},
+        {v6(1), v6(2)},
+        {v6(0x1234), v6(0xfffe)},
+    };
+    for (const auto& [a, b] : pairs) {
+        SCOPED_TRACE(a.to_string() + " <-> " + b.to_string());
+        const uint32_t h = symmetric_rss_hash(a, b);
+        EXPECT_EQ(h, toeplitz(tuple_of(a, b)));
+        EXPECT_EQ(h, symmetric_rss_hash(b, a));
+        EXPECT_EQ(h, toeplitz(tuple_of(b, a)));
+    }
+    // Distinct pairs do not all collide (a constant would pass the checks above).
+    EXPECT_NE(symmetric_rss_hash(pairs[0].first, pairs[0].second),
+              symmetric_rss_hash(pairs[1].first, pairs[1].second));
+    EXPECT_EQ(symmetric_rss_hash(v4(192, 0, 2, 1), v6(1)), 0u);  // mixed versions: not hashed
+    EXPECT_EQ(symmetric_rss_hash(IpAddress{}, IpAddress{}), 0u);
+}
+
+// Ethernet / IPv4 or IPv6 / UDP between two addresses; `fragment` makes it a non-first fragment
+// (no UDP header): RSS over addresses only must still put it with its flow.
+std::vector<uint8_t> ip_frame(const IpAddress& src, const IpAddress& dst, bool fragment,
+                              uint8_t tag) {
+    std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};
+    std::vector<uint8_t> payload(40, tag);
+    if (!fragment) {
+        const uint8_t udp[] = {0x30, 0x39, 0x00, 0x35, 0, 48, 0, 0};
+        std::copy(std::begin(udp), std::end(udp), payload.begin());
+    }
+    if (src.version == 4) {
+        f.insert(f.end(), {0x08, 0x00, 0x45, 0, 0, 60, 0, tag, 0, 0, 64, 17, 0, 0});
+        if (fragment) {
+            f[20] = 0x00;  // offset 1480 bytes (185 units), last fragment
+            f[21] = 185;
+        }
+        f.insert(f.end(), src.bytes.begin(), src.bytes.begin() + 4);
+        f.insert(f.end(), dst.bytes.begin(), dst.bytes.begin() + 4);
+    } else {
+        const uint8_t next = fragment ? 44 : 17;
+        const auto plen = static_cast<uint8_t>(payload.size() + (fragment ? 8 : 0));
+        f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, 0, plen, next, 64});
+        f.insert(f.end(), src.bytes.begin(), src.bytes.end());
+        f.insert(f.end(), dst.bytes.begin(), dst.bytes.end());
+        if (fragment) f.insert(f.end(), {17, 0, 0x05, 0xc8, 0, 0, 0, tag});  // offset 185*8
+    }
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
+TEST(DpdkPorts, PresortedRingQueuesEachDeliverTheFlowsTheHashGaveThem) {
+    SKIP_WITHOUT_EAL();
+    constexpr uint16_t kQueues = 4;
+    RingPort ring(kQueues);
+    TestPool pool(1023);
+    PortOptions options;
+    options.ports = {ring.port};
+    options.rx_queues = kQueues;
+    options.presorted_queues = true;
+    DpdkPorts ports(options);
+    const PortInfo& info = ports.port(ring.port);
+    ASSERT_EQ(info.rx_queues, kQueues);
+    EXPECT_TRUE(info.hardware_dispatch);
+    EXPECT_FALSE(ports.software_dispatch_needed());
+    ASSERT_EQ(info.reta.size(), 128u);
+
+    // Flows in both directions, whole datagrams and non-first fragments, IPv4 and IPv6; each
+    // frame goes to the queue a NIC with this redirection table would pick (the test's own
+    // Toeplitz, entry hash % 128, round robin over the queues).
+    std::vector<std::vector<std::vector<uint8_t>>> expected(kQueues);
+    uint8_t tag = 0;
+    for (uint8_t host = 1; host <= 24; ++host) {
+        const IpAddress client = host % 3 == 0 ? v6(host) : v4(198, 18, 1, host);
+        const IpAddress server = host % 3 == 0 ? v6(0x53) : v4(198, 18, 0, 1);
+        const uint16_t queue = static_cast<uint16_t>(toeplitz(tuple_of(client, server)) % 128 %
+                                                     kQueues);
+        for (const auto& frame : {ip_frame(client, server, false, ++tag),
+                                  ip_frame(server, client, false, ++tag),
+                                  ip_frame(server, client, true, ++tag)}) {
+            ASSERT_EQ(rte_ring_enqueue(ring.rings[queue], make_mbuf(pool.mp, frame)), 0);
+            expected[queue].push_back(frame);
+        }
+    }
+    size_t used = 0;
+    for (const auto& e : expected) used += e.empty() ? 0 : 1;
+    EXPECT_GE(used, 3u) << "24 flows should spread over most of 4 queues";
+
+    for (uint16_t q = 0; q < kQueues; ++q) {
+        SCOPED_TRACE("queue " + std::to_string(q));
+        QueueSourceOptions qo;
+        qo.source_index = q;
+        DpdkQueueSource source(ports, ring.port, q, qo);
+        const Drained d = drain(source, 8);
+        EXPECT_EQ(d.data, expected[q]);
+        for (const PacketView& v : d.views) {
+            // What software predicts for the packet is where it arrived.
+            PacketView copy = v;
+            const auto& bytes = d.data[static_cast<size_t>(&v - d.views.data())];
+            copy.data = Bytes(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+            IpAddress src, dst;
+            ASSERT_TRUE(frame_addresses(copy, src, dst));
+            EXPECT_EQ(rss_queue(info, symmetric_rss_hash(src, dst)), q);
+        }
+    }
+}
+
+TEST(DpdkPorts, RssRedirectionTableIsProgrammedRoundRobinAndReadBack) {
+    SKIP_WITHOUT_EAL();
+    const uint16_t port = probe_vdev(unique("net_null_reta"), "size=64,copy=0");
+    PortOptions options;
+    options.ports = {port};
+    options.rx_queues = 3;
+    options.rx_ring_size = 128;
+    DpdkPorts ports(options);
+    const PortInfo& info = ports.port(port);
+    ASSERT_TRUE(info.hardware_dispatch);
+    rte_eth_dev_info dev_info{};
+    ASSERT_EQ(rte_eth_dev_info_get(port, &dev_info), 0);
+    ASSERT_EQ(info.reta.size(), dev_info.reta_size);
+    ASSERT_FALSE(info.reta.empty()) << "net_null has a redirection table";
+    for (size_t i = 0; i < info.reta.size(); ++i) EXPECT_EQ(info.reta[i], i % 3) << "entry " << i;
+    // The device's own table says the same (not only our copy of it).
+    std::vector<rte_eth_rss_reta_entry64> conf((dev_info.reta_size + 63) / 64);
+    for (auto& g : conf) g.mask = ~uint64_t{0};
+    ASSERT_EQ(rte_eth_dev_rss_reta_query(port, conf.data(), dev_info.reta_size), 0);
+    for (size_t i = 0; i < dev_info.reta_size; ++i)
+        EXPECT_EQ(conf[i / 64].reta[i % 64], info.reta[i]) << "entry " << i;
+    EXPECT_EQ(rss_queue(info, 0), 0);
+    EXPECT_EQ(rss_queue(info, 4), 1);
+    EXPECT_EQ(rss_queue(info, static_cast<uint32_t>(dev_info.reta_size) + 2), 2);
+}
+
+TEST(DpdkPorts, PresortedIsIgnoredForASingleQueueDevice) {
+    SKIP_WITHOUT_EAL();
+    RingPort ring(1);
+    PortOptions options;
+    options.ports = {ring.port};
+    options.rx_queues = 2;
+    options.presorted_queues = true;
+    DpdkPorts ports(options);
+    EXPECT_EQ(ports.port(ring.port).rx_queues, 1);
+    EXPECT_FALSE(ports.port(ring.port).hardware_dispatch);
+    EXPECT_TRUE(ports.port(ring.port).reta.empty());
+    EXPECT_TRUE(ports.software_dispatch_needed());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "analyzers/dnssec/canonical.h"
@@ -95,6 +96,42 @@ TEST(Verify, EverySignatureNamedSentIsValid) {
         EXPECT_GE(per_algorithm[static_cast<uint8_t>(alg)], 12u) << alg;
     EXPECT_EQ(per_algorithm.size(), 8u);
     EXPECT_EQ(ERR_peek_error(), 0u);
+}
+
+TEST(Verify, ThreadsCheckConcurrentlyWithTheirOwnContexts) {
+    // Each thread has its own digest and verification contexts (and, as workers do, its own
+    // keys): run every fixture signature on four threads at once, valid and corrupted.
+    constexpr int threads = 4;
+    std::vector<int> valid(threads, 0), invalid(threads, 0), total(threads, 0);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            std::vector<uint8_t> data;
+            for (int round = 0; round < 3; ++round)
+                for (const auto& a : answers()) {
+                    const MessageView& m = *a->view;
+                    for (const Record& r : m.records()) {
+                        const auto sig = m.rrsig(r);
+                        if (!sig || signed_data(m, r, data) != CanonicalStatus::ok) continue;
+                        const auto key = signing_key(m, *sig);
+                        if (!key) continue;
+                        ++total[t];
+                        if (verify(*key, sig->algorithm, bytes_of(data), sig->signature) ==
+                            VerifyStatus::valid)
+                            ++valid[t];
+                        data.back() ^= 0x01;
+                        if (verify(*key, sig->algorithm, bytes_of(data), sig->signature) ==
+                            VerifyStatus::invalid)
+                            ++invalid[t];
+                    }
+                }
+        });
+    for (auto& th : pool) th.join();
+    for (int t = 0; t < threads; ++t) {
+        EXPECT_GT(total[t], 0);
+        EXPECT_EQ(valid[t], total[t]) << "thread " << t;
+        EXPECT_EQ(invalid[t], total[t]) << "thread " << t;
+    }
 }
 
 TEST(Verify, OneCorruptedSignatureByteIsInvalid) {
