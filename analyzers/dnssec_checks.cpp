@@ -578,12 +578,17 @@ void DnssecChecks::on_outcome(const OutcomeRecord& r) {
         if (servfail) {
             s.servfail = true;
             s.servfail_frame = r.frame;
+            s.servfail_ts = r.ts_ns;
         } else {
             s.cd_answer = true;
             s.cd_frame = r.frame;
+            s.cd_ts = r.ts_ns;
             s.cd_rcode = r.rcode;
         }
-        if (s.servfail && s.cd_answer && !s.reported) {
+        // The two answers must be close in time: hours apart, the zone (or the resolver's cache)
+        // may simply have changed in between.
+        const uint64_t apart = s.servfail_ts > s.cd_ts ? s.servfail_ts - s.cd_ts : s.cd_ts - s.servfail_ts;
+        if (s.servfail && s.cd_answer && !s.reported && apart <= config_.validation_window_ns) {
             s.reported = true;
             Finding f = where;
             f.code = FindingCode::dnssec_validation_failure;

@@ -37,6 +37,7 @@ struct DnssecConfig {
     size_t max_servers_per_zone = 8;      // SOA serials remembered per zone
     size_t max_checked = 1u << 16;        // signatures already checked (then forgotten in bulk)
     size_t question_slots = 8192;         // per question / per (server, question) tables
+    uint64_t validation_window_ns = 60'000'000'000ull;  // SERVFAIL and CD answer at most this apart
 };
 
 struct DnssecCounters {
@@ -129,6 +130,7 @@ private:
         uint16_t qtype = 0;
         bool servfail = false, cd_answer = false, reported = false;
         uint64_t servfail_frame = 0, cd_frame = 0;
+        uint64_t servfail_ts = 0, cd_ts = 0;
         int32_t cd_rcode = -1;
     };
 

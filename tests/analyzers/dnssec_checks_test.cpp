@@ -273,6 +273,11 @@ TEST_F(DnssecChecksTest, ServfailWithoutCdAndDataWithCdIsValidationFailureInEith
     checks_.on_outcome(outcome(server_a, "other.example.test", 1, 2, false, true, false, false, 4 * sec));
     EXPECT_EQ(count(FindingCode::dnssec_validation_failure), 2u);
 
+    // An hour apart, the zone may have changed in between: not paired.
+    checks_.on_outcome(outcome(server_a, "later.example.test", 1, 2, false, true, false, false, 10 * sec));
+    checks_.on_outcome(outcome(server_a, "later.example.test", 1, 0, true, true, true, true, 3610 * sec));
+    EXPECT_EQ(count(FindingCode::dnssec_validation_failure), 2u);
+
     // Another server's SERVFAIL, or SERVFAIL with CD, proves nothing about validation.
     checks_.on_outcome(outcome(server_a, "x.example.test", 1, 0, true, true, true, true, 5 * sec));
     checks_.on_outcome(outcome(server_b, "x.example.test", 1, 2, false, true, false, false, 6 * sec));
