@@ -261,8 +261,15 @@ DpdkPorts::DpdkPorts(const PortOptions& options) : max_burst_(options.max_burst)
                 p.note = "device has " + std::to_string(device_max) + " RX queues, " +
                          std::to_string(wanted) + " requested";
         } else if (rss_hf == 0) {
+            // Every queue is read by the one receiving lcore. A NIC without RSS fills queue 0
+            // only, but drivers whose queues are separate inputs (net_pcap with several
+            // rx_pcap files, net_ring, net_af_packet qpairs) would lose the rest with one.
+            p.queues = std::min(wanted, device_max);
             p.note = std::string("driver ") + p.info.driver_name +
-                     " has no RSS over IP addresses: one queue, dispatch in software";
+                     " has no RSS over IP addresses: dispatch in software";
+            if (device_max > p.queues)
+                p.note += "; device has " + std::to_string(device_max) + " RX queues, only " +
+                          std::to_string(p.queues) + " read (--rx-queues)";
         } else if (device_max == 1) {
             p.note = "device has a single RX queue: dispatch in software";
         } else {
@@ -462,7 +469,9 @@ const PortInfo& DpdkPorts::port(uint16_t port_id) const {
 
 bool DpdkPorts::software_dispatch_needed() const noexcept {
     return std::any_of(ports_.begin(), ports_.end(),
-                       [&](const PortInfo& info) { return info.rx_queues < requested_; });
+                       [&](const PortInfo& info) {
+                           return (requested_ > 1 && !info.hardware_dispatch) || info.rx_queues < requested_;
+                       });
 }
 
 PortStats DpdkPorts::stats(uint16_t port_id) const {

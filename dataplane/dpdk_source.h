@@ -54,9 +54,10 @@ private:
 // Bytes DPDK keeps in front of the frame in every mbuf (RTE_PKTMBUF_HEADROOM of the build).
 inline constexpr uint16_t kMbufHeadroom = 128;
 
-// Per-port set-up. Queue count is what the caller asked for capped by the device, and 1 when the
-// device cannot spread by a symmetric IP hash (see PortInfo::hardware_dispatch) and its queues
-// are not declared presorted.
+// Per-port set-up. Queue count is what the caller asked for capped by the device. When the device
+// cannot spread by a symmetric IP hash and its queues are not declared presorted, its queues are
+// still all set up (for net_pcap, net_ring and af_packet qpairs each is a separate input) and
+// PortInfo::hardware_dispatch is false: the caller reads them and dispatches in software.
 struct PortOptions {
     std::vector<uint16_t> ports;         // empty: every probed port
     uint16_t rx_queues = 1;              // wanted per port, normally one per worker lcore
@@ -134,7 +135,7 @@ public:
 
     std::span<const PortInfo> ports() const noexcept { return ports_; }
     const PortInfo& port(uint16_t port_id) const;  // throws DpdkError for a port not set up here
-    // True when any port lacks symmetric RSS: the caller must read one queue and dispatch itself.
+    // True when any port lacks symmetric RSS: the caller must dispatch by the IP-pair hash itself.
     bool software_dispatch_needed() const noexcept;
     PortStats stats(uint16_t port_id) const;
     void reset_stats(uint16_t port_id) const;

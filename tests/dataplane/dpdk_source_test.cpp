@@ -519,18 +519,40 @@ TEST(DpdkQueueSource, ProcessWideStopFlagIsTheDefault) {
     stop_flag().store(false);
 }
 
-TEST(DpdkPorts, RingWithoutRssGetsOneQueueAndSaysSo) {
+TEST(DpdkPorts, RingWithoutRssReadsEveryQueueAndSaysSoftwareDispatch) {
     SKIP_WITHOUT_EAL();
     RingPort ring(3);
+    TestPool pool(64);
     PortOptions options;
     options.ports = {ring.port};
     options.rx_queues = 3;
     DpdkPorts ports(options);
     const PortInfo& info = ports.port(ring.port);
-    EXPECT_EQ(info.rx_queues, 1);
+    // The rings are separate inputs: each is a queue, none may be left unread.
+    EXPECT_EQ(info.rx_queues, 3);
     EXPECT_FALSE(info.hardware_dispatch);
     EXPECT_NE(info.dispatch_note.find("software"), std::string::npos) << info.dispatch_note;
     EXPECT_TRUE(ports.software_dispatch_needed());
+    std::vector<PacketView> views(8);
+    for (uint16_t q = 0; q < 3; ++q) {
+        ASSERT_EQ(rte_ring_enqueue(ring.rings[q], make_mbuf(pool.mp, udp_frame(64, q))), 0);
+        DpdkQueueSource source(ports, ring.port, q);
+        EXPECT_EQ(source.receive(views), 1u) << "queue " << q;
+        source.release(std::span<const PacketView>(views.data(), 1));
+    }
+}
+
+TEST(DpdkPorts, RingWithoutRssAndFewerQueuesRequestedNamesTheUnreadOnes) {
+    SKIP_WITHOUT_EAL();
+    RingPort ring(3);
+    PortOptions options;
+    options.ports = {ring.port};
+    options.rx_queues = 2;
+    DpdkPorts ports(options);
+    const PortInfo& info = ports.port(ring.port);
+    EXPECT_EQ(info.rx_queues, 2);
+    EXPECT_NE(info.dispatch_note.find("device has 3 RX queues, only 2 read"), std::string::npos)
+        << info.dispatch_note;
 }
 
 // --- net_null: a device with RSS and many queues ------------------------------------------------
