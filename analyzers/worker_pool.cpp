@@ -13,6 +13,14 @@ constexpr size_t finding_queue = 4096;
 constexpr size_t record_queue = 1u << 16;
 constexpr uint64_t tick_every_ns = 1'000'000'000ull;  // an idle worker's clock lags at most this
 constexpr auto poll_interval = std::chrono::milliseconds(1);
+// Polled mode: the burst a worker takes from one source, and how it idles. A queue found empty
+// this many times in a row first lets packet time pass (timeouts), then the worker naps briefly
+// between polls so an idle port does not hold a core; 20 us is well inside what a 1024-descriptor
+// ring absorbs at 10 Mpps.
+constexpr size_t polled_burst = 64;
+constexpr unsigned idle_polls_before_tick = 256;
+constexpr unsigned idle_polls_before_nap = 4096;
+constexpr auto idle_nap = std::chrono::microseconds(20);
 }  // namespace
 
 PacketBatch::PacketBatch() : arena(arena_bytes) { views.reserve(max_packets); }
@@ -48,34 +56,26 @@ class WorkerPool::RecordQueue final : public TransactionRecordSink {
 public:
     RecordQueue() : q(record_queue) {}
     void on_query(const QueryRecord& r) override {
-        Record rec;
-        rec.kind = Record::Kind::query;
-        rec.ts_ns = r.ts_ns;
-        rec.query = r;
-        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+        if (!q.try_enqueue(Record{r.ts_ns, r})) dropped.fetch_add(1, std::memory_order_relaxed);
     }
     void on_outcome(const OutcomeRecord& r) override {
-        Record rec;
-        rec.kind = Record::Kind::outcome;
-        rec.ts_ns = r.ts_ns;
-        rec.outcome = r;
-        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+        if (!q.try_enqueue(Record{r.ts_ns, r})) dropped.fetch_add(1, std::memory_order_relaxed);
     }
     void on_material(ResponseMaterial&& m) override {
-        Record rec;
-        rec.kind = Record::Kind::material;
-        rec.ts_ns = m.ts_ns;
-        rec.material = std::move(m);
-        if (!q.try_enqueue(std::move(rec))) dropped.fetch_add(1, std::memory_order_relaxed);
+        const uint64_t ts = m.ts_ns;
+        if (!q.try_enqueue(Record{ts, std::move(m)})) dropped.fetch_add(1, std::memory_order_relaxed);
     }
     moodycamel::BlockingReaderWriterCircularBuffer<Record> q;
     std::atomic<uint64_t> dropped{0};
 };
 
 struct WorkerPool::Worker {
-    explicit Worker(const PipelineConfig& config) : in(batches_per_worker + 1), free(batches_per_worker + 1) {
+    // Batches only for dispatch mode: a polled worker analyzes its sources' buffers in place.
+    Worker(const PipelineConfig& config, std::vector<PolledSource*> polled)
+        : in(batches_per_worker + 1), free(batches_per_worker + 1), sources(std::move(polled)) {
         pipeline = std::make_unique<Pipeline>(config, findings);
         pipeline->set_record_sink(&records);
+        if (!sources.empty()) return;
         for (auto& b : batches) {
             b = std::make_unique<PacketBatch>();
             free.try_enqueue(b.get());
@@ -91,6 +91,8 @@ struct WorkerPool::Worker {
     std::atomic<uint64_t> completed{0};
     std::atomic<uint64_t> reached_ts{0};
     std::atomic<bool> done{false};
+    std::vector<PolledSource*> sources;      // polled mode: what this worker polls
+    std::atomic<bool> polling_done{false};   // polled mode: stopped polling, waits for finish
     std::atomic<uint64_t> g_packets{0}, g_bytes{0}, g_dns_udp{0}, g_dns_tcp{0}, g_pending{0}, g_evicted{0};
     // Reader-side state.
     PacketBatch* current = nullptr;
@@ -106,10 +108,25 @@ WorkerPool::WorkerPool(size_t workers, const PipelineConfig& config, FindingSink
                        TransactionRecordSink* records)
     : config_(config), sink_(sink), records_(records) {
     if (workers == 0) workers = 1;
-    for (size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(config_));
+    for (size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(config_, std::vector<PolledSource*>{}));
+    start();
+}
+
+WorkerPool::WorkerPool(std::vector<std::vector<PolledSource*>> sources, const PipelineConfig& config,
+                       FindingSink& sink, TransactionRecordSink* records)
+    : config_(config), sink_(sink), records_(records), polled_(true) {
+    for (auto& list : sources) {
+        std::erase(list, nullptr);
+        if (!list.empty()) workers_.push_back(std::make_unique<Worker>(config_, std::move(list)));
+    }
+    if (workers_.empty()) throw std::invalid_argument("WorkerPool: no source to poll");
+    start();
+}
+
+void WorkerPool::start() {
     for (auto& w : workers_) {
         Worker* wp = w.get();
-        w->thread = std::thread([this, wp] { run(*wp); });
+        w->thread = polled_ ? std::thread([this, wp] { run_polled(*wp); }) : std::thread([this, wp] { run(*wp); });
     }
 }
 
@@ -132,13 +149,7 @@ void WorkerPool::run(Worker& w) {
         }
         const bool end = b->end;
         if (end) w.pipeline->finish();
-        const PipelineCounters& c = w.pipeline->counters();
-        w.g_packets.store(c.packets, std::memory_order_relaxed);
-        w.g_bytes.store(c.bytes, std::memory_order_relaxed);
-        w.g_dns_udp.store(c.dns_udp, std::memory_order_relaxed);
-        w.g_dns_tcp.store(c.dns_tcp, std::memory_order_relaxed);
-        w.g_pending.store(w.pipeline->pending(), std::memory_order_relaxed);
-        w.g_evicted.store(c.pending_evicted, std::memory_order_relaxed);
+        publish(w);
         b->clear();
         w.free.wait_enqueue(b);
         // Records of this batch are queued before the progress is published (release), so the
@@ -150,6 +161,77 @@ void WorkerPool::run(Worker& w) {
             return;
         }
     }
+}
+
+void WorkerPool::publish(Worker& w) {
+    const PipelineCounters& c = w.pipeline->counters();
+    w.g_packets.store(c.packets, std::memory_order_relaxed);
+    w.g_bytes.store(c.bytes, std::memory_order_relaxed);
+    w.g_dns_udp.store(c.dns_udp, std::memory_order_relaxed);
+    w.g_dns_tcp.store(c.dns_tcp, std::memory_order_relaxed);
+    w.g_pending.store(w.pipeline->pending(), std::memory_order_relaxed);
+    w.g_evicted.store(c.pending_evicted, std::memory_order_relaxed);
+}
+
+uint64_t WorkerPool::latest_reached() const noexcept {
+    uint64_t ts = 0;
+    for (const auto& wp : workers_) ts = std::max(ts, wp->reached_ts.load(std::memory_order_acquire));
+    return ts;
+}
+
+// A polled worker: its own queues, analyzed in place, records and findings out through its
+// queues as in dispatch mode. `reached_ts` is its progress for the merge: records of a burst are
+// queued before it moves past them, and a burst that starts earlier than it (a source not quite
+// in time order) lowers it before the burst is analyzed.
+void WorkerPool::run_polled(Worker& w) {
+    std::array<PacketView, polled_burst> burst;
+    uint64_t reached = 0;
+    unsigned idle = 0;
+    while (!stop_polling_.load(std::memory_order_acquire)) {
+        bool any = false;
+        for (PolledSource* src : w.sources) {
+            const size_t n = src->poll(burst);
+            if (n == 0) continue;
+            any = true;
+            uint64_t lo = burst[0].ts_ns;
+            for (size_t i = 1; i < n; ++i) lo = std::min(lo, burst[i].ts_ns);
+            if (lo < reached) w.reached_ts.store(lo, std::memory_order_release);
+            w.pipeline->process({burst.data(), n});
+            src->release({burst.data(), n});
+            // The time the pipeline is at, as in dispatch mode not a running maximum.
+            reached = burst[n - 1].ts_ns;
+            w.reached_ts.store(reached, std::memory_order_release);
+            w.completed.fetch_add(1, std::memory_order_release);
+            publish(w);
+        }
+        if (any) {
+            idle = 0;
+            continue;
+        }
+        if (++idle % idle_polls_before_tick == 0) {
+            // Nothing arrives: time still passes for this worker's timeouts, as the NIC clock
+            // says or, for a replay without a "now", as far as the other workers got (a replay
+            // queue is only empty once its recording is exhausted).
+            uint64_t now = 0;
+            for (PolledSource* src : w.sources) now = std::max(now, src->clock_now_ns());
+            if (now == 0) now = latest_reached();
+            if (now > reached) {
+                w.pipeline->advance_time(now);
+                reached = now;
+                w.reached_ts.store(reached, std::memory_order_release);
+            }
+            publish(w);
+        }
+        if (idle >= idle_polls_before_nap) std::this_thread::sleep_for(idle_nap);
+    }
+    w.polling_done.store(true, std::memory_order_release);
+    while (!finish_.load(std::memory_order_acquire)) std::this_thread::sleep_for(poll_interval);
+    const uint64_t end_ts = finish_ts_.load(std::memory_order_acquire);
+    if (end_ts > reached) w.pipeline->advance_time(end_ts);
+    w.pipeline->finish();
+    publish(w);
+    w.reached_ts.store(std::max(reached, end_ts), std::memory_order_release);
+    w.done.store(true, std::memory_order_release);
 }
 
 PacketBatch* WorkerPool::take_batch(Worker& w) {
@@ -174,7 +256,16 @@ void WorkerPool::send(Worker& w) {
     w.in.wait_enqueue(b);
 }
 
+void WorkerPool::service() {
+    if (polled_) poll(false);
+    else dispatch({});
+}
+
 void WorkerPool::dispatch(std::span<const PacketView> burst) {
+    if (polled_) {
+        poll(false);  // the workers have their own sources; nothing is given to them here
+        return;
+    }
     const size_t n = workers_.size();
     for (const PacketView& p : burst) {
         // The same clock rule as a pipeline's: forward with the packets, and back only when a new
@@ -235,13 +326,18 @@ void WorkerPool::poll(bool all) {
     // counted here is then already in `pending`, so the watermark never passes a record that is
     // still in a queue (reading progress after draining let a batch finish in between).
     for (auto& wp : workers_) {
-        // Records of completed batches are in the queue (published before `completed`); the
-        // batches still in flight can only add records from their earliest packet time on.
-        const uint64_t done = wp->completed.load(std::memory_order_acquire);
-        uint64_t progress = reader_ts_;
-        for (uint64_t k = done; k < wp->dispatched; ++k)
-            progress = std::min(progress, wp->inflight_min_ts[k % wp->inflight_min_ts.size()]);
-        wp->progress_ts = progress;
+        if (polled_) {
+            // The worker's own progress: every record older than it is in the queue already.
+            wp->progress_ts = wp->reached_ts.load(std::memory_order_acquire);
+        } else {
+            // Records of completed batches are in the queue (published before `completed`); the
+            // batches still in flight can only add records from their earliest packet time on.
+            const uint64_t done = wp->completed.load(std::memory_order_acquire);
+            uint64_t progress = reader_ts_;
+            for (uint64_t k = done; k < wp->dispatched; ++k)
+                progress = std::min(progress, wp->inflight_min_ts[k % wp->inflight_min_ts.size()]);
+            wp->progress_ts = progress;
+        }
         Finding f;
         while (wp->findings.q.try_dequeue(f)) sink_.on_finding(f);
         Record r;
@@ -269,11 +365,9 @@ void WorkerPool::merge_records(bool all) {
         if (best == nullptr) return;
         Record& r = best->pending.front();
         if (records_ != nullptr) {
-            switch (r.kind) {
-            case Record::Kind::query: records_->on_query(r.query); break;
-            case Record::Kind::outcome: records_->on_outcome(r.outcome); break;
-            case Record::Kind::material: records_->on_material(std::move(r.material)); break;
-            }
+            if (auto* q = std::get_if<QueryRecord>(&r.body)) records_->on_query(*q);
+            else if (auto* o = std::get_if<OutcomeRecord>(&r.body)) records_->on_outcome(*o);
+            else records_->on_material(std::move(std::get<ResponseMaterial>(r.body)));
         }
         best->pending.pop_front();
     }
@@ -281,12 +375,26 @@ void WorkerPool::merge_records(bool all) {
 
 void WorkerPool::finish() {
     if (finished_) return;
-    for (auto& wp : workers_) {
-        Worker& w = *wp;
-        if (w.current == nullptr) w.current = take_batch(w);
-        w.current->end = true;
-        w.current->tick_ts = reader_ts_;
-        send(w);
+    if (polled_) {
+        stop_polling_.store(true, std::memory_order_release);
+        for (auto& wp : workers_) {
+            while (!wp->polling_done.load(std::memory_order_acquire)) {
+                poll(false);
+                std::this_thread::sleep_for(poll_interval);
+            }
+        }
+        // Every worker ends at the latest packet time any of them reached, as one pipeline
+        // that saw all the packets would.
+        finish_ts_.store(latest_reached(), std::memory_order_release);
+        finish_.store(true, std::memory_order_release);
+    } else {
+        for (auto& wp : workers_) {
+            Worker& w = *wp;
+            if (w.current == nullptr) w.current = take_batch(w);
+            w.current->end = true;
+            w.current->tick_ts = reader_ts_;
+            send(w);
+        }
     }
     for (auto& wp : workers_) {
         while (!wp->done.load(std::memory_order_acquire)) {
@@ -298,7 +406,7 @@ void WorkerPool::finish() {
     poll(true);
     for (auto& wp : workers_) {
         pool_counters_.records_dropped += wp->records.dropped.load(std::memory_order_relaxed);
-        pool_counters_.packets_per_worker.push_back(wp->packets);
+        pool_counters_.packets_per_worker.push_back(polled_ ? wp->pipeline->counters().packets : wp->packets);
     }
     finished_ = true;
 }

@@ -7,6 +7,10 @@
 // the compact transaction records for cross-flow analysis — goes through per-worker
 // single-producer queues that the reader's thread drains; transaction records are merged by
 // packet time before the aggregator sees them, so the verdicts do not depend on thread timing.
+//
+// Polled mode: when the NIC already spreads packets by the same symmetric address-pair hash
+// (RSS), each worker polls its own RX queues and analyzes the packets where they lie; the
+// calling thread only takes what the workers produce (service()) and merges it.
 #pragma once
 
 #include <atomic>
@@ -15,12 +19,14 @@
 #include <memory>
 #include <span>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <readerwriterqueue/readerwritercircularbuffer.h>
 
 #include "analyzers/aggregator.h"
 #include "analyzers/pipeline.h"
+#include "dataplane/capture_source.h"
 #include "dataplane/decode.h"
 #include "dataplane/packet.h"
 
@@ -59,14 +65,26 @@ public:
     // `sink` and `records` are used on the calling (reader) thread only.
     WorkerPool(size_t workers, const PipelineConfig& config, FindingSink& sink,
                TransactionRecordSink* records);
+    // Polled mode: worker i polls sources[i] (one worker per element; the sources outlive the
+    // pool and are used by that worker's thread only). Record merging assumes each source
+    // delivers packets in time order, as a NIC queue stamped on arrival or a recording does.
+    WorkerPool(std::vector<std::vector<PolledSource*>> sources, const PipelineConfig& config,
+               FindingSink& sink, TransactionRecordSink* records);
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
 
     // Reader: spreads a burst over the workers (the views may be released afterwards).
     void dispatch(std::span<const PacketView> burst);
-    // End of input: every pipeline finishes, the threads are joined, everything is drained.
+    // Reader, between bursts or while idle: takes the workers' findings and records (and, in
+    // dispatch mode, lets idle workers see time pass). Polled mode needs it every millisecond
+    // or so: a worker waits when its finding queue is full.
+    void service();
+    // End of input (dispatch mode) or of capture (polled mode: the workers stop polling, each is
+    // brought to the latest packet time any of them reached): every pipeline finishes, the
+    // threads are joined, everything is drained.
     void finish();
+    bool polled() const noexcept { return polled_; }
 
     size_t workers() const noexcept { return workers_.size(); }
     PipelineCounters counters() const;  // summed over the workers
@@ -76,18 +94,21 @@ public:
     WorkerGauges gauges(std::vector<uint64_t>* per_worker = nullptr) const;
 
 private:
+    // One record on its way to the merge: only the alternative it is takes room (a query and
+    // an outcome each carry a name; a record holding all three kinds was twice the size).
     struct Record {
-        enum class Kind : uint8_t { query, outcome, material } kind = Kind::query;
         uint64_t ts_ns = 0;
-        QueryRecord query;
-        OutcomeRecord outcome;
-        ResponseMaterial material;
+        std::variant<QueryRecord, OutcomeRecord, ResponseMaterial> body;
     };
     class FindingQueue;
     class RecordQueue;
     struct Worker;
 
+    void start();
     void run(Worker& w);
+    void run_polled(Worker& w);
+    void publish(Worker& w);
+    uint64_t latest_reached() const noexcept;
     PacketBatch* take_batch(Worker& w);
     void send(Worker& w);
     void poll(bool all);
@@ -102,6 +123,12 @@ private:
     uint64_t time_jumps_ = 0;  // seen by the reader, which sees every packet
     WorkerPoolCounters pool_counters_;
     bool finished_ = false;
+    bool polled_ = false;
+    // Polled mode: the reader tells the workers to stop polling, then when to finish and at
+    // what packet time (finish_ts_ is written before finish_ is set).
+    std::atomic<bool> stop_polling_{false};
+    std::atomic<bool> finish_{false};
+    std::atomic<uint64_t> finish_ts_{0};
 };
 
 }  // namespace frag53

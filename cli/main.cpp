@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "analyzers/event_sink.h"
@@ -269,7 +270,11 @@ void install_stop_handlers() {
 // of workers. Sources only feed it bursts.
 class Engine {
 public:
-    explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr) : o_(o) {
+    // `polled`: one list of sources per worker, which polls them itself (DPDK queues filled by
+    // symmetric RSS); feed() is then not used and idle() must be called every millisecond or so.
+    explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr,
+                    std::vector<std::vector<frag53::PolledSource*>> polled = {})
+        : o_(o) {
         if (!o.events.empty()) {
             events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
             if (!events_file_) throw std::runtime_error("cannot write events to " + o.events + ": " + std::strerror(errno));
@@ -287,7 +292,9 @@ public:
         agg.dnssec_expiring_window_s = static_cast<uint64_t>(std::llround(o.dnssec_expiring_days * 86400.0));
         aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
         const PipelineConfig config = pipeline_config(o);
-        if (o.workers <= 1) {
+        if (!polled.empty()) {
+            pool_ = std::make_unique<frag53::WorkerPool>(std::move(polled), config, fanout_, aggregator_.get());
+        } else if (o.workers <= 1) {
             // One pipeline on this thread: no copies, no queues.
             pipeline_ = std::make_unique<Pipeline>(config, fanout_);
             pipeline_->set_record_sink(aggregator_.get());
@@ -300,14 +307,15 @@ public:
         packets_ += burst.size();
         if (pipeline_) pipeline_->process(burst); else pool_->dispatch(burst);
     }
-    // Nothing captured for a while: hand over what the workers found.
+    // Nothing captured for a while (or, polled, every millisecond): hand over what the workers
+    // found.
     void idle() {
-        if (pool_) pool_->dispatch({});
+        if (pool_) pool_->service();
     }
     void flush_events() {
         if (events_) events_->flush();
     }
-    uint64_t packets() const noexcept { return packets_; }
+    uint64_t packets() const noexcept { return pool_ && pool_->polled() ? pool_->gauges().packets : packets_; }
     frag53::MetricsSnapshot metrics() const {
         frag53::MetricsSnapshot m;
         m.findings = report_.by_code();
@@ -523,11 +531,12 @@ struct DpdkOptions {
     std::string metrics;
 };
 
-// DPDK ethdev ports. Every RX queue of every port is read by this thread and the packets are
-// spread over the workers in software by the IP-pair hash (WorkerPool). A port with symmetric
-// RSS gets one queue per worker, so the NIC already keeps each address pair on one queue;
-// worker threads that poll their own queue need a WorkerPool mode that does not exist yet, so
-// for now the queues only spread the NIC's descriptor rings. Frames are numbered per queue.
+// DPDK ethdev ports. When every port spreads packets by the symmetric IP-pair hash over one RX
+// queue per worker (RSS, or queues declared presorted), worker i polls queue i of every port and
+// analyzes the mbufs in place; this thread only merges what the workers produce, serves metrics
+// and prints stats. Otherwise (no RSS, fewer queues than workers, one worker) this thread reads
+// every queue and spreads the packets over the workers in software (WorkerPool dispatch mode).
+// Frames are numbered per queue.
 int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, const DpdkOptions& d) {
     namespace dp = frag53::dpdk;
     dp::Eal eal(eal_args);
@@ -539,11 +548,19 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
     dp::DpdkPorts ports(po);
     std::vector<std::unique_ptr<dp::DpdkQueueSource>> sources;
     std::vector<std::string> names;
+    const size_t workers = std::max<size_t>(o.workers, 1);
+    bool polled = workers > 1;
+    for (const auto& p : ports.ports())
+        polled = polled && p.hardware_dispatch && p.rx_queues == workers;
     for (const auto& p : ports.ports()) {
-        const std::string how =
+        std::string how =
             p.hardware_dispatch
                 ? (d.presorted_queues ? "queues presorted by the IP-pair hash" : "symmetric RSS over IP addresses")
                 : "software dispatch" + (p.dispatch_note.empty() ? std::string() : " (" + p.dispatch_note + ")");
+        if (p.hardware_dispatch)
+            how += polled ? ", each worker polls its own queue"
+                          : ", read by one thread and dispatched in software (" + std::to_string(p.rx_queues) +
+                                " queues for " + std::to_string(workers) + " workers)";
         std::fprintf(stderr, "frag53: DPDK port %u (%s): %u RX queue%s, %s; %zu worker%s\n", p.port_id,
                      p.driver.c_str(), p.rx_queues, p.rx_queues == 1 ? "" : "s", how.c_str(),
                      std::max<size_t>(o.workers, 1), o.workers > 1 ? "s" : "");
@@ -556,7 +573,12 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
     }
     // The ports are open and started: nothing below needs privileges.
     if (!d.user.empty()) frag53::drop_privileges(d.user);
-    Engine engine(o);
+    std::vector<std::vector<frag53::PolledSource*>> per_worker;
+    if (polled) {
+        per_worker.resize(workers);
+        for (auto& s : sources) per_worker[s->queue_id()].push_back(s.get());
+    }
+    Engine engine(o, nullptr, std::move(per_worker));
     std::unique_ptr<frag53::MetricsServer> metrics;
     if (!d.metrics.empty()) {
         metrics = std::make_unique<frag53::MetricsServer>(d.metrics);
@@ -598,14 +620,24 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
     auto last_packet = clock::now(), last_stats = clock::now(), last_flush = clock::now();
     uint64_t stats_packets = 0;
     std::array<PacketView, 64> burst;
+    uint64_t seen = 0;
     while (!g_stop.load(std::memory_order_relaxed)) {
         bool any = false;
-        for (auto& s : sources) {
-            size_t n = s->poll(burst);
-            if (n == 0) continue;
-            any = true;
-            engine.feed({burst.data(), n});
-            s->release({burst.data(), n});
+        if (polled) {
+            // The workers poll; here only their findings and records are taken, every millisecond.
+            engine.idle();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            const uint64_t n = engine.packets();
+            any = n != seen;
+            seen = n;
+        } else {
+            for (auto& s : sources) {
+                size_t n = s->poll(burst);
+                if (n == 0) continue;
+                any = true;
+                engine.feed({burst.data(), n});
+                s->release({burst.data(), n});
+            }
         }
         auto now = clock::now();
         if (any) {

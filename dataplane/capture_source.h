@@ -21,4 +21,18 @@ public:
     virtual void release(std::span<const PacketView> views) noexcept = 0;
 };
 
+// A source that the worker analyzing its packets polls itself: a NIC RX queue that symmetric
+// RSS fills with whole address pairs, so no dispatcher has to copy packets between threads.
+class PolledSource {
+public:
+    virtual ~PolledSource() = default;
+    // One burst, without waiting: 0 when nothing is there now.
+    virtual size_t poll(std::span<PacketView> out) noexcept = 0;
+    // Gives back the views returned by the last poll().
+    virtual void release(std::span<const PacketView> views) noexcept = 0;
+    // The capture clock's present time on the packets' time line, for an idle queue's worker to
+    // let time pass (timeouts); 0 when packet time has no "now" (a replayed recording).
+    virtual uint64_t clock_now_ns() const noexcept = 0;
+};
+
 }  // namespace frag53

@@ -191,7 +191,7 @@ std::atomic<bool>& stop_flag() noexcept;
 // its number, so a gap shows a drop. Multi-segment mbufs are counted and dropped, not
 // linearised: scatter is never enabled, and rte_pktmbuf_linearize only works when the first
 // segment has room for the whole packet, which is exactly when no chain would have been made.
-class DpdkQueueSource final : public CaptureSource {
+class DpdkQueueSource final : public CaptureSource, public PolledSource {
 public:
     DpdkQueueSource(const DpdkPorts& ports, uint16_t port_id, uint16_t queue_id,
                     QueueSourceOptions options = {});
@@ -203,14 +203,14 @@ public:
     // release(); a receive() or poll() before release() frees the previous burst first.
     size_t receive(std::span<PacketView> out) noexcept override;
     // One rx burst: 0 when nothing was waiting (or stopped).
-    size_t poll(std::span<PacketView> out) noexcept;
+    size_t poll(std::span<PacketView> out) noexcept override;
     // Frees every mbuf of the last burst (delivered or dropped) in one rte_pktmbuf_free_bulk.
     void release(std::span<const PacketView> views) noexcept override;
 
     // The capture clock's present time, for a worker whose queue is idle to move its packet
     // time on (timeouts) without a packet: the TSC mapped as packet stamps are. 0 when packet
     // time is the device's own epoch (a replayed capture), which has no "now".
-    uint64_t clock_now_ns() const noexcept;
+    uint64_t clock_now_ns() const noexcept override;
 
     const QueueStats& stats() const noexcept { return stats_; }
     uint16_t port_id() const noexcept { return port_; }

@@ -535,7 +535,7 @@ TEST(DpdkPorts, RingWithoutRssReadsEveryQueueAndSaysSoftwareDispatch) {
     EXPECT_TRUE(ports.software_dispatch_needed());
     std::vector<PacketView> views(8);
     for (uint16_t q = 0; q < 3; ++q) {
-        ASSERT_EQ(rte_ring_enqueue(ring.rings[q], make_mbuf(pool.mp, udp_frame(64, q))), 0);
+        ASSERT_EQ(rte_ring_enqueue(ring.rings[q], make_mbuf(pool.mp, udp_frame(64, static_cast<uint8_t>(q)))), 0);
         DpdkQueueSource source(ports, ring.port, q);
         EXPECT_EQ(source.receive(views), 1u) << "queue " << q;
         source.release(std::span<const PacketView>(views.data(), 1));

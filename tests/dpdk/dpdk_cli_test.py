@@ -196,9 +196,10 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="f53-dpdk-") as tmp:
         os.chmod(tmp, 0o755)
-        # 1. Several RX queues filled by the NIC's hash. Captures shorter than every timeout:
-        # one thread reads the queues in turn, so a replay's queues interleave by bursts, not by
-        # packet time (live traffic on several queues is all "now").
+        # 1. Several RX queues filled by the NIC's hash. Captures shorter than every timeout: a
+        # replay's queues are read side by side (by one thread in turn, or by one worker each),
+        # so they interleave by bursts, not by packet time (live traffic on several queues is
+        # all "now").
         spread = 0
         clients = many_clients([os.path.join(pcaps, c) for c in ("clean-edns.pcap", "truncated-tcp.pcap",
                                                                   "no-edns.pcap")],
@@ -221,6 +222,11 @@ def main():
                 name = f"{cap}: {queues} presorted queues {counts}, -j {workers}"
                 check(f"{name}: port set up with {queues} queues",
                       re.search(rf"{queues} RX queues, queues presorted", err) is not None, err[-400:])
+                # One queue per worker: the workers poll their own queues (no dispatcher copy);
+                # otherwise one thread reads them all and dispatches.
+                polled = "each worker polls its own queue" in err
+                check(f"{name}: {'workers poll their own queues' if queues == workers else 'one reader dispatches'}",
+                      polled == (queues == workers), err[-400:])
                 try:
                     d = json.load(open(out))
                 except (OSError, ValueError) as e:
