@@ -23,6 +23,35 @@ constexpr unsigned idle_polls_before_nap = 4096;
 constexpr auto idle_nap = std::chrono::microseconds(20);
 }  // namespace
 
+// A FIFO on one circular array that doubles when full and never shrinks. std::deque holds one
+// Record per node (a Record is larger than deque's node size), so it cost a malloc and a free
+// per record on the merging thread.
+template <typename T>
+class WorkerPool::Fifo {
+public:
+    bool empty() const noexcept { return size_ == 0; }
+    T& front() noexcept { return buf_[head_]; }
+    void pop_front() noexcept {
+        head_ = (head_ + 1) & (buf_.size() - 1);
+        --size_;
+    }
+    void push_back(T&& v) {
+        if (size_ == buf_.size()) grow();
+        buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+        ++size_;
+    }
+
+private:
+    void grow() {
+        std::vector<T> bigger(std::max<size_t>(buf_.size() * 2, 256));
+        for (size_t i = 0; i < size_; ++i) bigger[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
+        buf_ = std::move(bigger);
+        head_ = 0;
+    }
+    std::vector<T> buf_;  // size 0 or a power of two
+    size_t head_ = 0, size_ = 0;
+};
+
 PacketBatch::PacketBatch() : arena(arena_bytes) { views.reserve(max_packets); }
 
 void PacketBatch::add(const PacketView& p) noexcept {
@@ -99,7 +128,7 @@ struct WorkerPool::Worker {
     uint64_t dispatched = 0;
     uint64_t sent_ts = 0;
     uint64_t packets = 0;
-    std::deque<Record> pending;  // drained, waiting for the merge
+    Fifo<Record> pending;  // drained, waiting for the merge
     uint64_t progress_ts = 0;    // no record still to come from this worker is older than this
     std::array<uint64_t, batches_per_worker + 1> inflight_min_ts{};  // by dispatch number
 };
@@ -338,10 +367,14 @@ void WorkerPool::poll(bool all) {
                 progress = std::min(progress, wp->inflight_min_ts[k % wp->inflight_min_ts.size()]);
             wp->progress_ts = progress;
         }
+        // Only the records queued by now: those behind the progress just read are among them,
+        // and a worker that keeps producing as fast as this thread drains cannot pile records
+        // past its progress into `pending` (they would only wait there, in a growing buffer).
+        size_t n = all ? std::numeric_limits<size_t>::max() : wp->records.q.size_approx();
         Finding f;
         while (wp->findings.q.try_dequeue(f)) sink_.on_finding(f);
         Record r;
-        while (wp->records.q.try_dequeue(r)) wp->pending.push_back(std::move(r));
+        while (n-- > 0 && wp->records.q.try_dequeue(r)) wp->pending.push_back(std::move(r));
     }
     merge_records(all);
 }

@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <thread>
@@ -100,6 +99,8 @@ private:
         uint64_t ts_ns = 0;
         std::variant<QueryRecord, OutcomeRecord, ResponseMaterial> body;
     };
+    template <typename T>
+    class Fifo;
     class FindingQueue;
     class RecordQueue;
     struct Worker;

@@ -521,8 +521,9 @@ void BM_WorkerPoolScaling(benchmark::State& state) {
 BENCHMARK(BM_WorkerPoolScaling)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // One RSS queue's worth of frames replayed from memory: what a NIC queue hands its worker, at
-// no cost to anyone (no producer, no copy), so only the workers' analysis is measured. Packet
-// time moves 1 us per packet.
+// no cost to anyone (no producer, no copy), so only the workers' analysis is measured. Packets
+// are stamped per burst from one clock shared by the queues, as DpdkQueueSource stamps them with
+// the TSC: the workers' packet times follow the same "now", as on a live port.
 class MemoryQueue final : public PolledSource {
 public:
     MemoryQueue(std::vector<PacketView> views, uint64_t budget, const std::atomic<bool>& open)
@@ -530,21 +531,26 @@ public:
     size_t poll(std::span<PacketView> out) noexcept override {
         if (!open_.load(std::memory_order_relaxed)) return 0;
         const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), budget_ - sent_));
+        const uint64_t now = clock_now_ns();
         for (size_t i = 0; i < n; ++i) {
             out[i] = views_[next_];
-            out[i].ts_ns = ts_ += 1000;
+            out[i].ts_ns = now;
             if (++next_ == views_.size()) next_ = 0;
         }
         sent_ += n;
         return n;
     }
     void release(std::span<const PacketView>) noexcept override {}
-    uint64_t clock_now_ns() const noexcept override { return 0; }
+    uint64_t clock_now_ns() const noexcept override {
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count());
+    }
     bool exhausted() const noexcept { return sent_ == budget_; }
 
 private:
     std::vector<PacketView> views_;
-    uint64_t budget_, sent_ = 0, ts_ = 1'000'000'000'000'000'000ull, next_ = 0;
+    uint64_t budget_, sent_ = 0, next_ = 0;
     const std::atomic<bool>& open_;  // closed while the pool (and its tables) is set up
 };
 
