@@ -40,10 +40,11 @@ uint64_t hash_name(uint64_t h, const dns::Name& n) noexcept {
 
 uint64_t hash_address(uint64_t h, const IpAddress& a) noexcept { return mix(h, a.hash()); }
 
-std::string zone_key(const dns::Name& n) {
-    dns::Name lower = n;
+// The zones_ key: the lower-cased wire name (a view into `lower`).
+std::string_view zone_key(const dns::Name& n, dns::Name& lower) {
+    lower = n;
     lower.to_lower();
-    return std::string(reinterpret_cast<const char*>(lower.wire.data()), lower.length);
+    return {reinterpret_cast<const char*>(lower.wire.data()), lower.length};
 }
 
 Bytes as_bytes(const std::vector<uint8_t>& v) noexcept {
@@ -72,6 +73,21 @@ DnssecChecks::DnssecChecks(const DnssecConfig& config, FindingSink& sink)
 }
 
 DnssecChecks::~DnssecChecks() = default;
+
+DnssecChecks::Seen DnssecChecks::seen(const OutcomeRecord& r) noexcept {
+    Seen u;
+    u.ts_ns = r.ts_ns;
+    u.frame = r.frame;
+    u.client = r.client;
+    u.server = r.server;
+    u.client_port = r.client_port;
+    u.server_port = r.server_port;
+    u.id = r.id;
+    u.transport = r.transport;
+    u.rcode = r.rcode;
+    u.size = r.response_size;
+    return u;
+}
 
 Finding DnssecChecks::finding_from(const Seen& s, const dns::Name& qname, uint16_t qtype) {
     Finding f;
@@ -115,7 +131,8 @@ bool DnssecChecks::reported_once(uint64_t key) {
 }
 
 DnssecChecks::Zone* DnssecChecks::zone(const dns::Name& name, uint64_t ts, bool create) {
-    std::string key = zone_key(name);
+    dns::Name lower;
+    const std::string_view key = zone_key(name, lower);
     auto it = zones_.find(key);
     if (it != zones_.end()) {
         it->second->last_used_ts = ts;
@@ -135,7 +152,7 @@ DnssecChecks::Zone* DnssecChecks::zone(const dns::Name& name, uint64_t ts, bool 
     z->name.to_lower();
     z->last_used_ts = ts;
     Zone* raw = z.get();
-    zones_.emplace(std::move(key), std::move(z));
+    zones_.emplace(std::string(key), std::move(z));
     return raw;
 }
 
@@ -549,16 +566,9 @@ void DnssecChecks::note_signed_answer(const ResponseMaterial& m, const dns::Name
 
 void DnssecChecks::on_outcome(const OutcomeRecord& r) {
     if (!r.answered || !r.well_formed) return;
-    Finding where;
-    where.ts_ns = r.ts_ns;
-    where.transport = r.transport;
-    where.set_endpoints(r.client, r.client_port, r.server, r.server_port);
-    where.has_id = true;
-    where.id = r.id;
-    where.set_question(r.qname, r.qtype);
-    where.response_size = r.response_size;
-    where.rcode = r.rcode;
-    where.add_frame(r.frame);
+    // The evidence of a finding about this answer, built only when one is made: every answered
+    // transaction comes through here and almost none makes a finding (a Finding is ~1 KiB).
+    auto where = [&r] { return finding_from(seen(r), r.qname, r.qtype); };
 
     // dnssec.validation_failure: this server fails the question without CD and answers it with.
     const bool servfail = r.rcode == dns::rcode::SERVFAIL && !r.cd;
@@ -590,7 +600,7 @@ void DnssecChecks::on_outcome(const OutcomeRecord& r) {
         const uint64_t apart = s.servfail_ts > s.cd_ts ? s.servfail_ts - s.cd_ts : s.cd_ts - s.servfail_ts;
         if (s.servfail && s.cd_answer && !s.reported && apart <= config_.validation_window_ns) {
             s.reported = true;
-            Finding f = where;
+            Finding f = where();
             f.code = FindingCode::dnssec_validation_failure;
             f.rcode = s.cd_rcode;
             f.frame_count = 0;
@@ -617,7 +627,7 @@ void DnssecChecks::on_outcome(const OutcomeRecord& r) {
         if (s.have_signed) {
             if (!(s.signed_server == r.server) &&
                 reported_once(mix(hash_address(hash_name(0x3155, s.signer), r.server), 1))) {
-                Finding f = where;
+                Finding f = where();
                 f.code = FindingCode::dnssec_missing_rrsig;
                 f.dnssec.zone = s.signer;
                 f.dnssec.other_server = s.signed_server;
@@ -627,19 +637,7 @@ void DnssecChecks::on_outcome(const OutcomeRecord& r) {
         }
         for (uint8_t i = 0; i < s.unsigned_count; ++i)
             if (s.unsigned_answers[i].server == r.server) return;
-        if (s.unsigned_count < s.unsigned_answers.size()) {
-            Seen& u = s.unsigned_answers[s.unsigned_count++];
-            u.ts_ns = r.ts_ns;
-            u.frame = r.frame;
-            u.client = r.client;
-            u.server = r.server;
-            u.client_port = r.client_port;
-            u.server_port = r.server_port;
-            u.id = r.id;
-            u.transport = r.transport;
-            u.rcode = r.rcode;
-            u.size = r.response_size;
-        }
+        if (s.unsigned_count < s.unsigned_answers.size()) s.unsigned_answers[s.unsigned_count++] = seen(r);
     }
 }
 

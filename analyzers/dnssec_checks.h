@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -147,6 +148,7 @@ private:
     void check_nsec3(const dns::Record& rr, const Finding& where);
     void note_signed_answer(const ResponseMaterial& m, const dns::Name& signer);
     void emit(Finding f);
+    static Seen seen(const OutcomeRecord& r) noexcept;
     static Finding finding_from(const Seen& s, const dns::Name& qname, uint16_t qtype);
     bool checked(uint64_t hash);
     bool reported_once(uint64_t key);
@@ -156,7 +158,13 @@ private:
     DnssecCounters counters_;
     dns::MessageView msg_;
     std::vector<uint8_t> signed_buf_;
-    std::unordered_map<std::string, std::unique_ptr<Zone>> zones_;  // by lower-case wire name
+    // Looked up by string_view (no key string per signature); hashes as std::hash<std::string>,
+    // so the table's layout is what it would be without heterogeneous lookup.
+    struct ZoneKeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+    };
+    std::unordered_map<std::string, std::unique_ptr<Zone>, ZoneKeyHash, std::equal_to<>> zones_;  // by lower-case wire name
     std::unordered_set<uint64_t> checked_;    // signatures checked (hash of signed data + signature)
     std::unordered_set<uint64_t> reported_;   // validity findings already made (once each)
     std::vector<QuestionSlot> questions_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "analyzers/findings.h"
@@ -14,14 +15,17 @@ std::string finding_to_json(const Finding& f);
 class JsonLinesSink final : public FindingSink {
 public:
     // Does not take ownership of `out`.
-    explicit JsonLinesSink(std::FILE* out) noexcept : out_(out) {}
+    explicit JsonLinesSink(std::FILE* out);
+    ~JsonLinesSink() override;
     void on_finding(const Finding& f) override;
     void flush() noexcept { std::fflush(out_); }
     uint64_t written() const noexcept { return written_; }
     bool failed() const noexcept { return failed_; }
 
 private:
+    struct Scratch;  // buffers reused for every line (rapidjson stays out of this header)
     std::FILE* out_;
+    std::unique_ptr<Scratch> scratch_;
     uint64_t written_ = 0;
     bool failed_ = false;
 };

@@ -1,7 +1,8 @@
 #include "analyzers/findings.h"
 
-#include <ctime>
 #include <string>
+
+#include "analyzers/finding_text.h"
 
 namespace frag53 {
 namespace {
@@ -83,67 +84,21 @@ std::string_view transport_name(MessageTransport t) noexcept {
 }
 
 std::string qtype_name(uint16_t qtype) {
-    switch (qtype) {
-    case 1: return "A";
-    case 2: return "NS";
-    case 5: return "CNAME";
-    case 6: return "SOA";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 16: return "TXT";
-    case 28: return "AAAA";
-    case 33: return "SRV";
-    case 35: return "NAPTR";
-    case 41: return "OPT";
-    case 43: return "DS";
-    case 46: return "RRSIG";
-    case 47: return "NSEC";
-    case 48: return "DNSKEY";
-    case 50: return "NSEC3";
-    case 51: return "NSEC3PARAM";
-    case 52: return "TLSA";
-    case 59: return "CDS";
-    case 60: return "CDNSKEY";
-    case 64: return "SVCB";
-    case 65: return "HTTPS";
-    case 99: return "SPF";
-    case 250: return "TSIG";
-    case 251: return "IXFR";
-    case 252: return "AXFR";
-    case 255: return "ANY";
-    case 257: return "CAA";
-    default: return "TYPE" + std::to_string(qtype);
-    }
+    std::string s;
+    text::append_qtype(s, qtype);
+    return s;
 }
 
 std::string rcode_name(int32_t rcode) {
-    switch (rcode) {
-    case 0: return "NOERROR";
-    case 1: return "FORMERR";
-    case 2: return "SERVFAIL";
-    case 3: return "NXDOMAIN";
-    case 4: return "NOTIMP";
-    case 5: return "REFUSED";
-    case 6: return "YXDOMAIN";
-    case 7: return "YXRRSET";
-    case 8: return "NXRRSET";
-    case 9: return "NOTAUTH";
-    case 10: return "NOTZONE";
-    case 16: return "BADVERS";
-    case 23: return "BADCOOKIE";
-    default: return rcode < 0 ? std::string{} : "RCODE" + std::to_string(rcode);
-    }
+    std::string s;
+    text::append_rcode(s, rcode);
+    return s;
 }
 
 std::string format_timestamp(uint64_t ts_ns) {
-    auto secs = static_cast<std::time_t>(ts_ns / 1000000000ull);
-    auto usec = static_cast<unsigned>((ts_ns % 1000000000ull) / 1000ull);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%06uZ", usec);
-    return buf;
+    std::string s;
+    text::append_timestamp(s, ts_ns);
+    return s;
 }
 
 }  // namespace frag53

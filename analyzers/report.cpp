@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "analyzers/finding_text.h"
 #include "frag53_config.h"
 
 namespace frag53 {
@@ -37,187 +38,233 @@ std::vector<ReportCollector::ServerStats> ReportCollector::top_servers(size_t n)
 
 namespace {
 
-std::string endpoint(const IpAddress& a, uint16_t port) {
-    return a.version == 6 ? "[" + a.to_string() + "]:" + std::to_string(port)
-                          : a.to_string() + ":" + std::to_string(port);
+using text::append;
+using text::append_all;
+
+void append_endpoint(std::string& s, const IpAddress& a, uint16_t port) {
+    if (a.version == 6) append_all(s, '[', a, "]:", port);
+    else append_all(s, a, ':', port);
 }
 
-std::string question(const Finding& f) {
-    if (!f.has_question) return "(no question)";
-    return f.qname.to_string() + " " + qtype_name(f.qtype);
+void append_question(std::string& s, const Finding& f) {
+    if (!f.has_question) {
+        s += "(no question)";
+        return;
+    }
+    append_all(s, f.qname, ' ');
+    text::append_qtype(s, f.qtype);
+}
+
+void append_rrsig_time(std::string& s, uint32_t t) {
+    // The timestamp without its fraction: "2026-11-23T16:20:13Z".
+    text::append_timestamp(s, static_cast<uint64_t>(t) * 1000000000ull);
+    s.resize(s.size() - 8);
+    s += 'Z';
+}
+
+void append_duration(std::string& s, int64_t seconds) {
+    uint64_t v = seconds < 0 ? static_cast<uint64_t>(-seconds) : static_cast<uint64_t>(seconds);
+    if (v >= 2 * 86400) append_all(s, v / 86400, " days");
+    else if (v >= 2 * 3600) append_all(s, v / 3600, " hours");
+    else if (v >= 2 * 60) append_all(s, v / 60, " minutes");
+    else append_all(s, v, " seconds");
 }
 
 }  // namespace
 
 std::string describe_finding(const Finding& f) {
-    std::string s = format_timestamp(f.ts_ns) + " ";
+    std::string s;
+    append_description(s, f);
+    return s;
+}
+
+void append_description(std::string& s, const Finding& f) {
+    const size_t start = s.size();
+    text::append_timestamp(s, f.ts_ns);
+    s += ' ';
     if (f.code == FindingCode::path_dnssec_queries_lost || f.code == FindingCode::path_large_responses_lost) {
-        s += "server " + f.server.to_string() + ": ";
+        append_all(s, "server ", f.server, ": ");
     } else if (is_ip_level(f)) {
-        s += f.client.to_string() + " -> " + f.server.to_string() + ": ";
+        append_all(s, f.client, " -> ", f.server, ": ");
     } else {
-        s += endpoint(f.client, f.client_port) + " -> " + endpoint(f.server, f.server_port) + " " +
-             std::string(transport_name(f.transport));
-        if (f.has_id) s += " id " + std::to_string(f.id);
-        s += " " + question(f) + ": ";
+        append_endpoint(s, f.client, f.client_port);
+        s += " -> ";
+        append_endpoint(s, f.server, f.server_port);
+        append_all(s, ' ', transport_name(f.transport));
+        if (f.has_id) append_all(s, " id ", f.id);
+        s += ' ';
+        append_question(s, f);
+        s += ": ";
     }
     switch (f.code) {
     case FindingCode::dns_truncated:
-        s += "response of " + std::to_string(f.response_size) + " B with TC=1";
+        append_all(s, "response of ", f.response_size, " B with TC=1");
         break;
     case FindingCode::dns_edns_dropped:
-        s += "query advertised EDNS (UDP size " + std::to_string(f.advertised_size) +
-             "), the " + rcode_name(f.rcode) + " response carries no OPT";
+        append_all(s, "query advertised EDNS (UDP size ", f.advertised_size, "), the ");
+        text::append_rcode(s, f.rcode);
+        s += " response carries no OPT";
         break;
     case FindingCode::dns_edns_unsupported:
-        s += f.rcode == 16 ? "BADVERS answer to an EDNS version 0 query"
-                           : "EDNS query answered " + rcode_name(f.rcode) + " without OPT";
+        if (f.rcode == 16) {
+            s += "BADVERS answer to an EDNS version 0 query";
+        } else {
+            s += "EDNS query answered ";
+            text::append_rcode(s, f.rcode);
+            s += " without OPT";
+        }
         break;
     case FindingCode::dns_oversized_response:
-        s += "UDP response of " + std::to_string(f.response_size) + " B, above " +
-             std::to_string(f.limit) + " B";
+        append_all(s, "UDP response of ", f.response_size, " B, above ", f.limit, " B");
         break;
     case FindingCode::dns_exceeds_advertised_size:
-        s += "UDP response of " + std::to_string(f.response_size) + " B, the requester " +
-             (f.advertised_size < 0 ? std::string("sent no EDNS (512 B)")
-                                    : "advertised " + std::to_string(f.limit) + " B");
+        append_all(s, "UDP response of ", f.response_size, " B, the requester ");
+        if (f.advertised_size < 0) s += "sent no EDNS (512 B)";
+        else append_all(s, "advertised ", f.limit, " B");
         break;
     case FindingCode::dns_unanswered:
         s += f.reason == "end_of_input" ? "no response before the end of the capture"
                                         : "no response within the timeout";
-        if (f.retransmissions) s += " (" + std::to_string(f.retransmissions) + " retransmissions)";
+        if (f.retransmissions) append_all(s, " (", f.retransmissions, " retransmissions)");
         break;
     case FindingCode::dns_capture_truncated:
-        s += "message of " + std::to_string(f.query_size + f.response_size) +
-             " B, the capture holds " + std::to_string(f.captured_size) + " B (snap length)";
+        append_all(s, "message of ", f.query_size + f.response_size, " B, the capture holds ", f.captured_size,
+                   " B (snap length)");
         break;
     case FindingCode::dns_malformed:
-        s += "malformed: " + std::string(f.reason);
-        if (f.reason_offset) s += " at offset " + std::to_string(f.reason_offset);
+        append_all(s, "malformed: ", f.reason);
+        if (f.reason_offset) append_all(s, " at offset ", f.reason_offset);
         break;
     case FindingCode::icmp_frag_needed:
-        s = format_timestamp(f.ts_ns) + " " + f.reporter.to_string() + " reports MTU " +
-            std::to_string(f.mtu) + " for a " + std::to_string(f.quoted_ip_length) + " B IP packet of " +
-            endpoint(f.server, f.server_port) + " <-> " + endpoint(f.client, f.client_port) +
-            (f.has_id ? " id " + std::to_string(f.id) : std::string{}) + " " + question(f);
+        // Told from the reporter's side: the prefix above is replaced.
+        s.resize(start);
+        text::append_timestamp(s, f.ts_ns);
+        append_all(s, ' ', f.reporter, " reports MTU ", f.mtu, " for a ", f.quoted_ip_length, " B IP packet of ");
+        append_endpoint(s, f.server, f.server_port);
+        s += " <-> ";
+        append_endpoint(s, f.client, f.client_port);
+        if (f.has_id) append_all(s, " id ", f.id);
+        s += ' ';
+        append_question(s, f);
         break;
     case FindingCode::dns_fragmented_response:
     case FindingCode::dns_fragmented_query:
-        s += (f.code == FindingCode::dns_fragmented_response ? "response of " : "query of ") +
-             std::to_string(f.response_size + f.query_size) + " B arrived in " +
-             std::to_string(f.fragment_count) + " IPv" + std::to_string(f.ip_version) +
-             " fragments (first fragment " + std::to_string(f.first_fragment_size) + " B" +
-             (f.dont_fragment ? ", DF" : "") + ")";
+        append_all(s, f.code == FindingCode::dns_fragmented_response ? "response of " : "query of ",
+                   f.response_size + f.query_size, " B arrived in ", f.fragment_count, " IPv", f.ip_version,
+                   " fragments (first fragment ", f.first_fragment_size, " B", f.dont_fragment ? ", DF" : "", ")");
         break;
     case FindingCode::ip_fragment_incomplete:
-        s += "fragments of IP id " + std::to_string(f.frag_id) + " never completed: " +
-             std::to_string(f.fragment_count) + " fragments, " + std::to_string(f.bytes_received) +
-             " B received" + (f.has_id ? std::string{} : " (no DNS header seen)");
+        append_all(s, "fragments of IP id ", f.frag_id, " never completed: ", f.fragment_count, " fragments, ",
+                   f.bytes_received, " B received", f.has_id ? "" : " (no DNS header seen)");
         break;
     case FindingCode::ip_fragment_overlap:
     case FindingCode::ip_fragment_conflict:
     case FindingCode::ip_fragment_tiny:
     case FindingCode::ip_fragment_oversize:
     case FindingCode::ip_fragment_limit:
-        s += std::string(code_name(f.code)) + " in IP id " + std::to_string(f.frag_id) +
-             ": fragment at offset " + std::to_string(f.offset) + ", " + std::to_string(f.length) + " B" +
-             (f.reason.empty() ? std::string{} : " (" + std::string(f.reason) + " cap)");
+        append_all(s, code_name(f.code), " in IP id ", f.frag_id, ": fragment at offset ", f.offset, ", ",
+                   f.length, " B");
+        if (!f.reason.empty()) append_all(s, " (", f.reason, " cap)");
         break;
     case FindingCode::dns_truncated_no_tcp_retry:
-        s += "TC=1 answer (" + std::to_string(f.response_size) + " B) and no TCP retry " +
-             (f.reason == "end_of_input" ? "before the end of the capture" : "within the retry window");
+        append_all(s, "TC=1 answer (", f.response_size, " B) and no TCP retry ",
+                   f.reason == "end_of_input" ? "before the end of the capture" : "within the retry window");
         break;
     case FindingCode::dns_tcp_retry_failed:
-        s += "TCP retry after TC=1 failed: " +
-             std::string(f.reason == "syn_unanswered" ? "SYN never answered"
-                         : f.reason == "reset"        ? "connection reset"
-                         : f.reason == "no_query"     ? "connection closed before the query"
-                                                      : "no DNS answer over TCP");
+        append_all(s, "TCP retry after TC=1 failed: ",
+                   f.reason == "syn_unanswered" ? "SYN never answered"
+                   : f.reason == "reset"        ? "connection reset"
+                   : f.reason == "no_query"     ? "connection closed before the query"
+                                                : "no DNS answer over TCP");
         break;
     case FindingCode::dns_bufsize_fallback:
-        s += "asked again with " +
-             (f.advertised_size < 0 ? std::string("no EDNS") : "EDNS size " + std::to_string(f.advertised_size)) +
-             " after an attempt with EDNS size " + std::to_string(f.limit) + " (" + std::string(f.reason) + ")";
+        s += "asked again with ";
+        if (f.advertised_size < 0) s += "no EDNS";
+        else append_all(s, "EDNS size ", f.advertised_size);
+        append_all(s, " after an attempt with EDNS size ", f.limit, " (", f.reason, ")");
         break;
     case FindingCode::path_dnssec_queries_lost:
-        s += "DO=1 queries answered " + std::to_string(f.path.do1_answered) + "/" +
-             std::to_string(f.path.do1_queries) + ", DO=0 queries answered " + std::to_string(f.path.do0_answered) +
-             "/" + std::to_string(f.path.do0_queries);
+        append_all(s, "DO=1 queries answered ", f.path.do1_answered, "/", f.path.do1_queries,
+                   ", DO=0 queries answered ", f.path.do0_answered, "/", f.path.do0_queries);
         break;
     case FindingCode::path_large_responses_lost:
-        s += std::to_string(f.path.large_reasked) + " of " + std::to_string(f.path.large_answers) +
-             " large UDP answers (" + std::to_string(f.path.size_min) + "-" + std::to_string(f.path.size_max) +
-             " B) were followed by the client asking again";
+        append_all(s, f.path.large_reasked, " of ", f.path.large_answers, " large UDP answers (", f.path.size_min,
+                   "-", f.path.size_max, " B) were followed by the client asking again");
         break;
     case FindingCode::dnssec_rrsig_expired:
     case FindingCode::dnssec_rrsig_not_yet_valid:
     case FindingCode::dnssec_rrsig_expiring: {
         const auto& d = f.dnssec;
-        s += "RRSIG " + qtype_name(d.type_covered) + " of " + d.owner.to_string() + " by " +
-             d.zone.to_string() + " (key " + std::to_string(d.key_tag) + ", algorithm " +
-             std::to_string(d.algorithm) + ") valid " + format_rrsig_time(d.inception) + " to " +
-             format_rrsig_time(d.expiration) + ": ";
-        s += f.code == FindingCode::dnssec_rrsig_expired      ? "expired " + format_duration(d.seconds) + " before this packet"
-             : f.code == FindingCode::dnssec_rrsig_not_yet_valid ? "valid only " + format_duration(d.seconds) + " after this packet"
-                                                                 : "expires " + format_duration(d.seconds) + " after this packet";
+        s += "RRSIG ";
+        text::append_qtype(s, d.type_covered);
+        append_all(s, " of ", d.owner, " by ", d.zone, " (key ", d.key_tag, ", algorithm ", d.algorithm, ") valid ");
+        append_rrsig_time(s, d.inception);
+        s += " to ";
+        append_rrsig_time(s, d.expiration);
+        s += ": ";
+        s += f.code == FindingCode::dnssec_rrsig_expired        ? "expired "
+             : f.code == FindingCode::dnssec_rrsig_not_yet_valid ? "valid only "
+                                                                 : "expires ";
+        append_duration(s, d.seconds);
+        s += f.code == FindingCode::dnssec_rrsig_expired ? " before this packet" : " after this packet";
         break;
     }
     case FindingCode::dnssec_ds_mismatch: {
         const auto& d = f.dnssec;
-        s += "DS of " + d.zone.to_string() + " (key tags";
-        for (uint8_t i = 0; i < d.ds_count && i < d.ds_tags.size(); ++i) s += " " + std::to_string(d.ds_tags[i]);
+        append_all(s, "DS of ", d.zone, " (key tags");
+        for (uint8_t i = 0; i < d.ds_count && i < d.ds_tags.size(); ++i) append_all(s, ' ', d.ds_tags[i]);
         s += ") matches none of its DNSKEYs (key tags";
-        for (uint8_t i = 0; i < d.key_count && i < d.key_tags.size(); ++i) s += " " + std::to_string(d.key_tags[i]);
+        for (uint8_t i = 0; i < d.key_count && i < d.key_tags.size(); ++i) append_all(s, ' ', d.key_tags[i]);
         s += "): the chain of trust is broken";
         break;
     }
     case FindingCode::dnssec_signature_invalid:
-        s += "RRSIG " + qtype_name(f.dnssec.type_covered) + " of " + f.dnssec.owner.to_string() + " by " +
-             f.dnssec.zone.to_string() + " (key " + std::to_string(f.dnssec.key_tag) + ", algorithm " +
-             std::to_string(f.dnssec.algorithm) + ") does not verify" +
-             (f.reason.empty() ? std::string{} : " (" + std::string(f.reason) + ")");
+        s += "RRSIG ";
+        text::append_qtype(s, f.dnssec.type_covered);
+        append_all(s, " of ", f.dnssec.owner, " by ", f.dnssec.zone, " (key ", f.dnssec.key_tag, ", algorithm ",
+                   f.dnssec.algorithm, ") does not verify");
+        if (!f.reason.empty()) append_all(s, " (", f.reason, ")");
         break;
     case FindingCode::dnssec_missing_rrsig:
-        s += "DO=1 answer without RRSIGs for signed zone " + f.dnssec.zone.to_string() + " (" +
-             f.dnssec.other_server.to_string() + " answers it signed)";
+        append_all(s, "DO=1 answer without RRSIGs for signed zone ", f.dnssec.zone, " (", f.dnssec.other_server,
+                   " answers it signed)");
         break;
     case FindingCode::dnssec_validation_failure:
-        s += "SERVFAIL without CD, " + rcode_name(f.rcode) + " with CD: the resolver's DNSSEC validation fails";
+        s += "SERVFAIL without CD, ";
+        text::append_rcode(s, f.rcode);
+        s += " with CD: the resolver's DNSSEC validation fails";
         break;
     case FindingCode::dnssec_weak_algorithm:
-        s += "zone " + f.dnssec.zone.to_string() + " uses DNSSEC algorithm " + std::to_string(f.dnssec.algorithm) +
-             " (" + std::string(f.reason) + "), which RFC 8624 says not to sign with";
+        append_all(s, "zone ", f.dnssec.zone, " uses DNSSEC algorithm ", f.dnssec.algorithm, " (", f.reason,
+                   "), which RFC 8624 says not to sign with");
         break;
     case FindingCode::dnssec_nsec3_iterations:
-        s += "zone " + f.dnssec.zone.to_string() + " uses NSEC3 with " + std::to_string(f.dnssec.iterations) +
-             " extra iterations and a " + std::to_string(f.dnssec.salt_length) + "-byte salt (RFC 9276: 0 and none)";
+        append_all(s, "zone ", f.dnssec.zone, " uses NSEC3 with ", f.dnssec.iterations, " extra iterations and a ",
+                   f.dnssec.salt_length, "-byte salt (RFC 9276: 0 and none)");
         break;
     case FindingCode::dns_soa_serial_mismatch:
-        s += "zone " + f.dnssec.zone.to_string() + ": SOA serial " + std::to_string(f.dnssec.serial) + " from " +
-             f.server.to_string() + ", " + std::to_string(f.dnssec.other_serial) + " from " +
-             f.dnssec.other_server.to_string();
+        append_all(s, "zone ", f.dnssec.zone, ": SOA serial ", f.dnssec.serial, " from ", f.server, ", ",
+                   f.dnssec.other_serial, " from ", f.dnssec.other_server);
         break;
     case FindingCode::rule_match:
-        s += "matched rule " + std::string(f.rule_tag) + " (" + std::string(f.rule_severity) + ", line " +
-             std::to_string(f.rule_line) + ": " + std::string(f.rule_pattern) + ")";
+        append_all(s, "matched rule ", f.rule_tag, " (", f.rule_severity, ", line ", f.rule_line, ": ",
+                   f.rule_pattern, ")");
         break;
     case FindingCode::count_:
         break;
     }
-    return s;
 }
 
 std::string format_rrsig_time(uint32_t t) {
-    std::string s = format_timestamp(static_cast<uint64_t>(t) * 1000000000ull);
-    return s.substr(0, 19) + "Z";
+    std::string s;
+    append_rrsig_time(s, t);
+    return s;
 }
 
 std::string format_duration(int64_t seconds) {
-    uint64_t v = seconds < 0 ? static_cast<uint64_t>(-seconds) : static_cast<uint64_t>(seconds);
-    if (v >= 2 * 86400) return std::to_string(v / 86400) + " days";
-    if (v >= 2 * 3600) return std::to_string(v / 3600) + " hours";
-    if (v >= 2 * 60) return std::to_string(v / 60) + " minutes";
-    return std::to_string(v) + " seconds";
+    std::string s;
+    append_duration(s, seconds);
+    return s;
 }
 
 void print_report(std::FILE* out, const RunInfo& run, const PipelineCounters& c,

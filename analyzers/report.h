@@ -58,6 +58,7 @@ struct RunInfo {
 
 // One line describing a finding for people (used by the report and by tools).
 std::string describe_finding(const Finding& f);
+void append_description(std::string& out, const Finding& f);  // the same line, appended
 std::string format_rrsig_time(uint32_t t);       // "2026-11-23T16:20:13Z"
 std::string format_duration(int64_t seconds);    // "3 days", "5 hours", ...
 

@@ -15,9 +15,11 @@ uint64_t TransactionKey::hash() const noexcept {
 TransactionTable::TransactionTable(size_t max_pending) {
     if (max_pending == 0) max_pending = 1;
     if (max_pending > (1u << 26)) max_pending = 1u << 26;
-    pool_.resize(max_pending);
+    // Reserved, not constructed: entries are made as the table first fills, so a run that never
+    // has many queries pending never touches (and page-faults in) the rest of the pool.
+    pool_.reserve(max_pending);
+    capacity_ = max_pending;
     free_.reserve(max_pending);
-    for (size_t i = max_pending; i-- > 0;) free_.push_back(static_cast<uint32_t>(i));
     // At most half full, so probe sequences stay short.
     size_t slots = std::bit_ceil(max_pending * 2);
     index_.assign(slots, npos);
@@ -46,16 +48,22 @@ PendingQuery* TransactionTable::find(const TransactionKey& key, const dns::Name*
 
 PendingQuery& TransactionTable::insert(const TransactionKey& key, uint64_t ts,
                                        PendingQuery* evicted) noexcept {
-    if (free_.empty()) {
+    if (free_.empty() && pool_.size() == capacity_) {
         PendingQuery& oldest = pool_[head_];
         if (evicted != nullptr) *evicted = oldest;
         ++evictions_;
         erase(oldest);
     }
-    uint32_t idx = free_.back();
-    free_.pop_back();
+    uint32_t idx;
+    if (!free_.empty()) {
+        idx = free_.back();
+        free_.pop_back();
+        pool_[idx] = PendingQuery{};
+    } else {
+        idx = static_cast<uint32_t>(pool_.size());
+        pool_.emplace_back();  // within the reservation: entries never move
+    }
     PendingQuery& q = pool_[idx];
-    q = PendingQuery{};
     q.key = key;
     q.hash = key.hash();
     q.first_ts = q.last_ts = ts;

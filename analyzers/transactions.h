@@ -91,7 +91,7 @@ public:
     }
 
     size_t size() const noexcept { return size_; }
-    size_t capacity() const noexcept { return pool_.size(); }
+    size_t capacity() const noexcept { return capacity_; }
     uint64_t evictions() const noexcept { return evictions_; }
     size_t high_water() const noexcept { return high_water_; }
 
@@ -100,8 +100,9 @@ private:
     void unlink(uint32_t idx) noexcept;
     void link_tail(uint32_t idx) noexcept;
 
-    std::vector<PendingQuery> pool_;
-    std::vector<uint32_t> free_;   // free pool indices (stack)
+    std::vector<PendingQuery> pool_;  // capacity_ reserved; grows to the most ever pending
+    size_t capacity_ = 0;
+    std::vector<uint32_t> free_;   // erased pool indices (stack)
     std::vector<uint32_t> index_;  // open addressing, pool index or npos
     size_t mask_ = 0;
     uint32_t head_ = npos, tail_ = npos;

@@ -13,9 +13,11 @@
 #include "dataplane/defrag.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 namespace frag53 {
 
@@ -216,7 +218,11 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
     if (nrecords > (1ull << 32)) throw std::invalid_argument("defrag: too many fragment records");
 
     slots_ = std::make_unique<Slot[]>(config_.max_datagrams);
-    records_ = std::make_unique<FragmentRecord[]>(static_cast<size_t>(nrecords));
+    // All-zero bytes are a value-initialised FragmentRecord, and it is an implicit-lifetime
+    // type, so calloc's zeroed memory holds valid records without writing to them.
+    static_assert(std::is_trivially_copyable_v<FragmentRecord> && std::is_trivially_destructible_v<FragmentRecord>);
+    records_.reset(static_cast<FragmentRecord*>(std::calloc(static_cast<size_t>(nrecords), sizeof(FragmentRecord))));
+    if (!records_) throw std::bad_alloc();
     // Chains of about one slot per bucket at most.
     size_t nbuckets = 1;
     while (nbuckets < static_cast<size_t>(config_.max_datagrams) * 2) nbuckets <<= 1;
@@ -234,6 +240,8 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
             static_cast<size_t>(std::min<uint64_t>(fit, config_.max_datagrams)) + 1);
     }
 }
+
+void FragmentTable::FreeRecords::operator()(FragmentRecord* p) const noexcept { std::free(p); }
 
 FragmentTable::~FragmentTable() {
     for (uint32_t i = 0; i < config_.max_datagrams; ++i) delete[] slots_[i].buf.data;

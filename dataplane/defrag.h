@@ -286,7 +286,12 @@ private:
     FragmentTableConfig config_;
     FragmentCounters counters_;
     std::unique_ptr<Slot[]> slots_;
-    std::unique_ptr<FragmentRecord[]> records_;  // max_fragments_per_datagram per slot
+    // max_fragments_per_datagram per slot. From calloc: the pages of slots never used (most of
+    // them; free slots are reused most recent first) are never touched or faulted in.
+    struct FreeRecords {
+        void operator()(FragmentRecord* p) const noexcept;
+    };
+    std::unique_ptr<FragmentRecord[], FreeRecords> records_;
     std::vector<uint32_t> buckets_;
     uint64_t bucket_mask_ = 0;
     uint32_t free_head_ = kNil;

@@ -38,7 +38,12 @@ struct IpAddress {
         h ^= h >> 29;
         return h;
     }
-    std::string to_string() const;  // inet_ntop form
+    // inet_ntop form. format() writes the same text without allocating (no terminating NUL)
+    // and returns its length; `out` must hold max_text_length bytes. Findings print addresses
+    // by the hundred thousand, and glibc's inet_ntop formats each IPv6 group with sprintf.
+    static constexpr size_t max_text_length = 45;  // INET6_ADDRSTRLEN without the NUL
+    size_t format(char* out) const noexcept;
+    std::string to_string() const;
 };
 
 // Symmetric hash of an address pair: same value for both directions (worker dispatch).

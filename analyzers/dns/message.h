@@ -73,6 +73,7 @@ struct Name {
     uint8_t length = 0;  // bytes used in wire, including the root label; 0 = not decoded
 
     std::string to_string() const;  // presentation form, "." for root, escapes non-printables
+    void append_to(std::string& out) const;  // the same text, appended (no temporary)
     void to_lower() noexcept;
     bool equals_ignore_case(const Name& o) const noexcept;
     uint8_t label_count() const noexcept;

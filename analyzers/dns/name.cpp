@@ -10,6 +10,7 @@
 // Guard 1 alone already rules out loops; 2 and 3 bound the work even if 1 were ever weakened,
 // and 3 also bounds chains of pointers to pointers that add no bytes to the name.
 #include <algorithm>
+#include <cstring>
 
 #include "analyzers/dns/message.h"
 
@@ -107,8 +108,7 @@ NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept {
         if (out) {
             out->wire[length - 1 - len] = len;
             const Bytes label = r.bytes(len);
-            for (size_t i = 0; i < len; ++i)
-                out->wire[length - len + i] = static_cast<uint8_t>(label[i]);
+            std::memcpy(out->wire.data() + (length - len), label.data(), label.size());
         } else {
             r.skip(len);
         }
@@ -128,9 +128,22 @@ ParseError decode_name(Bytes msg, size_t offset, Name& out, size_t* end) noexcep
 
 std::string Name::to_string() const {
     std::string s;
-    if (length == 0) return s;
-    if (length == 1) return ".";
-    s.reserve(length + 8);
+    append_to(s);
+    return s;
+}
+
+void Name::append_to(std::string& s) const {
+    if (length == 0) return;
+    if (length == 1) {
+        s += '.';
+        return;
+    }
+    // At most 4 characters per wire byte (\DDD): size for that once, write through a pointer,
+    // trim to what was written. Findings print names by the hundred thousand.
+    const size_t start = s.size();
+    s.resize(start + 4 * size_t{length});
+    char* out = s.data() + start;
+    char* p = out;
     size_t i = 0;
     while (i < length && wire[i] != 0) {
         const size_t n = wire[i++];
@@ -139,23 +152,23 @@ std::string Name::to_string() const {
             switch (c) {
             // The characters that are special in master files get a backslash, as dig prints.
             case '.': case '\\': case '"': case '(': case ')': case ';': case '@': case '$':
-                s += '\\';
-                s += static_cast<char>(c);
+                *p++ = '\\';
+                *p++ = static_cast<char>(c);
                 break;
             default:
                 if (c > 0x20 && c < 0x7F) {
-                    s += static_cast<char>(c);
+                    *p++ = static_cast<char>(c);
                 } else {
-                    s += '\\';
-                    s += static_cast<char>('0' + c / 100);
-                    s += static_cast<char>('0' + c / 10 % 10);
-                    s += static_cast<char>('0' + c % 10);
+                    *p++ = '\\';
+                    *p++ = static_cast<char>('0' + c / 100);
+                    *p++ = static_cast<char>('0' + c / 10 % 10);
+                    *p++ = static_cast<char>('0' + c % 10);
                 }
             }
         }
-        s += '.';
+        *p++ = '.';
     }
-    return s;
+    s.resize(start + static_cast<size_t>(p - out));
 }
 
 void Name::to_lower() noexcept {
@@ -164,6 +177,8 @@ void Name::to_lower() noexcept {
 
 bool Name::equals_ignore_case(const Name& o) const noexcept {
     if (length != o.length) return false;
+    // Names compared are mostly the same bytes (a question and its answer): one memcmp.
+    if (std::memcmp(wire.data(), o.wire.data(), length) == 0) return true;
     for (size_t i = 0; i < length; ++i)
         if (ascii_lower(wire[i]) != ascii_lower(o.wire[i])) return false;
     return true;

@@ -50,6 +50,29 @@ TEST(TcFallbackTracker, TcpQuestionResolvesOnlyTheMatchingWatch) {
     EXPECT_EQ(t.size(), 0u);
 }
 
+// One client and server with many watches in one pair chain, resolved out of order (middle,
+// newest, oldest): the chain stays intact for the connection that comes later and for expiry.
+TEST(TcFallbackTracker, ManyWatchesOfOnePairResolvedOutOfOrder) {
+    TcFallbackTracker t(64);
+    const char* names[] = {"q0.example", "q1.example", "q2.example", "q3.example", "q4.example"};
+    for (uint64_t i = 0; i < 5; ++i) t.watch(watch(2, names[i], i + 1));
+    EXPECT_TRUE(t.tcp_question(v4(2), v4(1), name("q2.example"), 16, 1));
+    EXPECT_TRUE(t.tcp_question(v4(2), v4(1), name("q4.example"), 16, 1));
+    EXPECT_TRUE(t.tcp_question(v4(2), v4(1), name("q0.example"), 16, 1));
+    EXPECT_FALSE(t.tcp_question(v4(2), v4(1), name("q2.example"), 16, 1));
+    t.tcp_opened(v4(2), v4(1), 53, 9, 50);  // the oldest still waiting: q1
+    std::vector<uint64_t> failed;
+    t.tcp_closed(9, v4(2), v4(1), [&](const TcWatch& w) { failed.push_back(w.tc_ts); });
+    EXPECT_EQ(failed, (std::vector<uint64_t>{2}));
+    std::vector<uint64_t> expired;
+    t.expire(100, 10, [&](const TcWatch& w) { expired.push_back(w.tc_ts); });
+    EXPECT_EQ(expired, (std::vector<uint64_t>{4}));
+    EXPECT_EQ(t.size(), 0u);
+    // The slots are reused: new watches link into the emptied chains.
+    t.watch(watch(2, "q5.example", 200));
+    EXPECT_TRUE(t.tcp_question(v4(2), v4(1), name("q5.example"), 16, 1));
+}
+
 TEST(TcFallbackTracker, ConnectionGoesToTheOldestWaitingWatchAndItsEndFailsIt) {
     TcFallbackTracker t(16);
     t.watch(watch(2, "a.example", 1));

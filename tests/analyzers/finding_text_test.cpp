@@ -1,0 +1,54 @@
+#include "analyzers/finding_text.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <random>
+#include <string>
+
+#include "analyzers/findings.h"
+
+namespace frag53 {
+namespace {
+
+// What format_timestamp printed with gmtime_r and strftime before it did its own arithmetic.
+std::string libc_timestamp(uint64_t ts_ns) {
+    auto secs = static_cast<std::time_t>(ts_ns / 1000000000ull);
+    auto usec = static_cast<unsigned>((ts_ns % 1000000000ull) / 1000ull);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%06uZ", usec);
+    return buf;
+}
+
+TEST(FindingTextTest, TimestampsMatchGmtime) {
+    constexpr uint64_t s = 1000000000ull;
+    const uint64_t cases[] = {0, 951782400 * s /* 2000-02-29 */, 951868799 * s + 999999999,
+                              4107542400 * s /* 2100-03-01 */, 4294967295 * s /* RRSIG time limit */,
+                              1795455998313108000ull, UINT64_MAX};
+    for (uint64_t t : cases) {
+        EXPECT_EQ(format_timestamp(t), libc_timestamp(t)) << t;
+    }
+    std::mt19937_64 rng(8);
+    for (int i = 0; i < 100000; ++i) {
+        const uint64_t t = rng();
+        ASSERT_EQ(format_timestamp(t), libc_timestamp(t)) << t;
+    }
+}
+
+TEST(FindingTextTest, AppendsWhatTheStringHelpersReturn) {
+    std::string s = "x";
+    text::append_all(s, ' ', uint8_t{6}, ' ', int32_t{-5}, ' ', uint64_t{18446744073709551615ull}, ' ',
+                     std::string_view{"sv"});
+    EXPECT_EQ(s, "x 6 -5 18446744073709551615 sv");
+    EXPECT_EQ(qtype_name(48), "DNSKEY");
+    EXPECT_EQ(qtype_name(65280), "TYPE65280");
+    EXPECT_EQ(rcode_name(3), "NXDOMAIN");
+    EXPECT_EQ(rcode_name(24), "RCODE24");
+    EXPECT_EQ(rcode_name(-1), "");
+}
+
+}  // namespace
+}  // namespace frag53
