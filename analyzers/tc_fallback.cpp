@@ -11,23 +11,31 @@ TcFallbackTracker::TcFallbackTracker(size_t capacity) : slots_(capacity ? capaci
     mask_ = buckets - 1;
 }
 
-void TcFallbackTracker::unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s,
-                               std::vector<Slot>& slots, uint32_t Slot::*next) noexcept {
-    for (uint32_t* link = &buckets[bucket]; *link != npos; link = &(slots[*link].*next)) {
-        if (*link == s) {
-            *link = slots[s].*next;
-            slots[s].*next = npos;
-            return;
-        }
-    }
+// At the head of its chain (chains are walked newest first).
+void TcFallbackTracker::link(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+                             uint32_t Slot::*next, uint32_t Slot::*prev) noexcept {
+    uint32_t& head = buckets[bucket];
+    slots[s].*next = head;
+    slots[s].*prev = npos;
+    if (head != npos) slots[head].*prev = s;
+    head = s;
+}
+
+void TcFallbackTracker::unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+                               uint32_t Slot::*next, uint32_t Slot::*prev) noexcept {
+    Slot& slot = slots[s];
+    if (slot.*prev != npos) slots[slot.*prev].*next = slot.*next; else buckets[bucket] = slot.*next;
+    if (slot.*next != npos) slots[slot.*next].*prev = slot.*prev;
+    slot.*next = slot.*prev = npos;
 }
 
 void TcFallbackTracker::close(uint32_t s) noexcept {
     Slot& slot = slots_[s];
     if (!slot.w.active) return;
     slot.w.active = false;
-    unlink(question_buckets_, slot.question_hash & mask_, s, slots_, &Slot::question_next);
-    unlink(pair_buckets_, pair_hash(slot.w.client, slot.w.server) & mask_, s, slots_, &Slot::pair_next);
+    unlink(question_buckets_, slot.question_hash & mask_, s, slots_, &Slot::question_next, &Slot::question_prev);
+    unlink(pair_buckets_, pair_hash(slot.w.client, slot.w.server) & mask_, s, slots_, &Slot::pair_next,
+           &Slot::pair_prev);
 }
 
 void TcFallbackTracker::watch(const TcWatch& w) noexcept {
@@ -43,12 +51,8 @@ void TcFallbackTracker::watch(const TcWatch& w) noexcept {
     slot.w = w;
     slot.w.active = true;
     slot.question_hash = question_hash(w.client, w.server, w.qname, w.qtype);
-    uint32_t& qb = question_buckets_[slot.question_hash & mask_];
-    slot.question_next = qb;
-    qb = s;
-    uint32_t& pb = pair_buckets_[pair_hash(w.client, w.server) & mask_];
-    slot.pair_next = pb;
-    pb = s;
+    link(question_buckets_, slot.question_hash & mask_, s, slots_, &Slot::question_next, &Slot::question_prev);
+    link(pair_buckets_, pair_hash(w.client, w.server) & mask_, s, slots_, &Slot::pair_next, &Slot::pair_prev);
     ++count_;
 }
 

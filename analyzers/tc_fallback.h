@@ -101,7 +101,11 @@ private:
     struct Slot {
         TcWatch w;
         uint64_t question_hash = 0;
+        // Both chains are doubly linked: one client and one server can have thousands of
+        // watches in one pair chain (a benchmark's truncated answers), and closing a watch must
+        // not walk it.
         uint32_t question_next = npos, pair_next = npos;
+        uint32_t question_prev = npos, pair_prev = npos;
     };
     uint32_t slot_at(size_t i) const noexcept { return static_cast<uint32_t>((head_ + i) % slots_.size()); }
     uint32_t pair_head(const IpAddress& client, const IpAddress& server) const noexcept {
@@ -112,8 +116,10 @@ private:
         return pair_hash(c, s) ^ (q.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ t;
     }
     void close(uint32_t s) noexcept;  // inactive and out of both chains
-    static void unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s,
-                       std::vector<Slot>& slots, uint32_t Slot::*next) noexcept;
+    static void link(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+                     uint32_t Slot::*next, uint32_t Slot::*prev) noexcept;
+    static void unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+                       uint32_t Slot::*next, uint32_t Slot::*prev) noexcept;
     void trim() noexcept;  // drops resolved watches from the front
 
     std::vector<Slot> slots_;  // ring, in order of the TC=1 answers
