@@ -34,6 +34,10 @@ struct EngineConfig {
     // One control per this many search probes in a round (at least one per round).
     unsigned control_every = 8;
     unsigned gate_udp_attempts = 5;
+    // After the searches, when any search probe was lost: this many more controls at once, so a
+    // randomly lossy path that happened to spare the interleaved controls is still called lossy
+    // instead of giving size verdicts built on random losses.
+    unsigned confirm_controls = 16;
 };
 
 struct EngineReport {

@@ -262,6 +262,54 @@ TEST(ProbeEngine, TruncationNotHonouredMeansTheSizeGrew) {
     EXPECT_EQ(r.report.facts.trunc_full, 0u);
 }
 
+// A path with random loss that happened to spare every interleaved control but cost the DO=1
+// probes near the top of the unfragmented search all their attempts (as a lab run once did:
+// "with DO=1 only answers of up to 1442 bytes arrive"): the confirmation controls after the
+// searches see the loss, and the run is called lossy instead of DO-filtered.
+class SparedControls final : public ProbeTransport {
+public:
+    explicit SparedControls(unsigned confirm_lost) : path_({}), confirm_lost_(confirm_lost) {}
+    std::vector<ProbeResult> run(std::span<const ProbeRequest> batch) override {
+        std::vector<ProbeResult> out = path_.run(batch);
+        const bool confirmation = std::all_of(batch.begin(), batch.end(),
+                                              [](const ProbeRequest& r) { return r.kind == ProbeKind::control; });
+        unsigned lost = 0;
+        for (ProbeResult& r : out) {
+            const bool victim = (r.request.kind == ProbeKind::search && r.request.variant == Variant::dnssec &&
+                                 r.request.mode == Mode::udp_unfragmented && r.request.size > 1442) ||
+                                (confirmation && r.request.kind == ProbeKind::control && lost < confirm_lost_);
+            if (!victim) continue;
+            lost += r.request.kind == ProbeKind::control;
+            r.outcome = Outcome::lost;
+            r.attempts_lost = r.attempts;
+        }
+        return out;
+    }
+    CaptureFacts capture_facts() const override { return path_.capture_facts(); }
+
+private:
+    sim::PathTransport path_;
+    unsigned confirm_lost_;
+};
+
+TEST(ProbeEngine, LossHiddenFromTheInterleavedControlsIsConfirmedBeforeSizeVerdicts) {
+    EngineConfig ec;
+    SparedControls lossy(5);
+    EngineReport r = run_engine(lossy, ec);
+    EXPECT_EQ(codes(r), std::set<std::string>{verdict::lossy});
+    // Without the confirmation round the single lost DO=1 size reads as a DO filter: the round is
+    // what makes the difference.
+    ec.confirm_controls = 0;
+    SparedControls unconfirmed(5);
+    EXPECT_EQ(codes(run_engine(unconfirmed, ec)), std::set<std::string>{verdict::do_filtered});
+    // On a path where the confirmation controls all come back, search losses keep their meaning.
+    ec.confirm_controls = 16;
+    SparedControls clean_controls(0);
+    EngineReport c = run_engine(clean_controls, ec);
+    EXPECT_EQ(codes(c), std::set<std::string>{verdict::do_filtered});
+    EXPECT_GE(c.facts.control_probes, 16u);
+}
+
 TEST(ProbeEngine, DoFiltered) {
     sim::PathConfig c;
     c.drop_do = true;
