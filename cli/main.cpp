@@ -651,7 +651,7 @@ int run_dpdk(const std::vector<std::string>& eal_args, const AnalyzeOptions& o, 
         if (any) {
             last_packet = now;
         } else {
-            engine.idle();
+            if (!polled) engine.idle();  // polled: already serviced above, once per loop
             if (d.idle_exit_s > 0 && now - last_packet >= std::chrono::duration<double>(d.idle_exit_s)) break;
         }
         if (now - last_flush >= std::chrono::seconds(1)) {
