@@ -16,6 +16,7 @@
 #include "analyzers/dns/message.h"
 #include "analyzers/findings.h"
 #include "dataplane/ip_address.h"
+#include "dataplane/big_table.h"
 
 namespace frag53 {
 
@@ -170,7 +171,7 @@ private:
     FindingSink& sink_;
     CountingSink counting_{*this};
     std::unique_ptr<DnssecChecks> dnssec_;
-    std::vector<History> history_;
+    std::vector<History, BigTableAllocator<History>> history_;
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;
     uint64_t history_evictions_ = 0;

@@ -9,6 +9,7 @@
 #include "analyzers/dnssec/ds.h"
 #include "analyzers/dnssec/keytag.h"
 #include "analyzers/dnssec/validity.h"
+#include "dataplane/byte_hash.h"
 
 namespace frag53 {
 namespace {
@@ -17,19 +18,6 @@ inline uint64_t mix(uint64_t h, uint64_t v) noexcept {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     h *= 0xff51afd7ed558ccdull;
     return h ^ (h >> 33);
-}
-
-uint64_t hash_bytes(uint64_t h, const void* data, size_t n) noexcept {
-    const auto* p = static_cast<const uint8_t*>(data);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        h = mix(h, v);
-    }
-    uint64_t tail = n;
-    for (; i < n; ++i) tail = (tail << 8) | p[i];
-    return mix(h, tail);
 }
 
 uint64_t hash_name(uint64_t h, const dns::Name& n) noexcept {

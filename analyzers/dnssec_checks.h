@@ -26,6 +26,7 @@
 #include "analyzers/dns/message.h"
 #include "analyzers/dnssec/verify.h"
 #include "analyzers/findings.h"
+#include "dataplane/big_table.h"
 
 namespace frag53 {
 
@@ -167,8 +168,8 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Zone>, ZoneKeyHash, std::equal_to<>> zones_;  // by lower-case wire name
     std::unordered_set<uint64_t> checked_;    // signatures checked (hash of signed data + signature)
     std::unordered_set<uint64_t> reported_;   // validity findings already made (once each)
-    std::vector<QuestionSlot> questions_;
-    std::vector<ResolverSlot> resolvers_;
+    std::vector<QuestionSlot, BigTableAllocator<QuestionSlot>> questions_;
+    std::vector<ResolverSlot, BigTableAllocator<ResolverSlot>> resolvers_;
 };
 
 }  // namespace frag53

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <algorithm>
 
+#include "dataplane/byte_hash.h"
+
 namespace frag53 {
 
 void PipelineCounters::merge(const PipelineCounters& o) noexcept {
@@ -43,6 +45,7 @@ void PipelineCounters::merge(const PipelineCounters& o) noexcept {
     rule_scanned += o.rule_scanned;
     dnssec_material += o.dnssec_material;
     dnssec_material_repeats += o.dnssec_material_repeats;
+    dnssec_material_evicted += o.dnssec_material_evicted;
     frag_evicted += o.frag_evicted;
     frag_expired += o.frag_expired;
     frag_discarded += o.frag_discarded;
@@ -634,24 +637,6 @@ bool is_dnssec_material(uint16_t type) noexcept {
     }
 }
 
-inline uint64_t mix64(uint64_t h, uint64_t v) noexcept {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
-uint64_t hash_bytes(uint64_t h, Bytes b) noexcept {
-    size_t i = 0;
-    for (; i + 8 <= b.size(); i += 8) {
-        uint64_t v = 0;
-        std::memcpy(&v, b.data() + i, 8);
-        h = mix64(h, v);
-    }
-    uint64_t tail = b.size();
-    for (; i < b.size(); ++i) tail = (tail << 8) | static_cast<uint8_t>(b[i]);
-    return mix64(h, tail);
-}
-
 }  // namespace
 
 // Answers with DNSSEC or SOA records go to the aggregator, which checks keys, DS sets, signatures
@@ -669,27 +654,54 @@ void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery*
     }
     if (!any) return;
     const Bytes wire = message_.wire();
+    const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
     const DecodedPacket& d = *ctx.dec;
     // Client and server: one flow's answers always reach the same worker, so which copies are
     // handed over does not depend on how flows are spread over workers.
-    uint64_t h = mix64(mix64(d.src.hash(), d.dst.hash()), d.src.version);
-    size_t pos = 2;  // skip the ID
-    for (const dns::Record& rr : message_.records()) {
+    uint64_t h = hash_mix(hash_mix(d.src.hash(), d.dst.hash()), d.src.version);
+    // The answer without its ID and TTLs, and without the order of its records: servers rotate
+    // the records of an RRset from one answer to the next (BIND's default), which changes neither
+    // what the DNSSEC checks see (signatures cover the canonical, sorted form) nor their verdicts.
+    // Each record is hashed on its own, with its section, and the record hashes are summed.
+    const auto recs = message_.records();
+    const size_t question_end = recs.empty() ? wire.size() : recs.front().name_offset;
+    h = hash_bytes(h, w + 2, question_end - 2);
+    uint64_t sum = 0;
+    size_t pos = question_end;
+    for (const dns::Record& rr : recs) {
         const size_t ttl_at = static_cast<size_t>(rr.rdata_offset) - 6;
-        if (rr.rdata_offset < 6 || ttl_at < pos) continue;
-        h = hash_bytes(h, wire.subspan(pos, ttl_at - pos));
-        pos = ttl_at + 4;
+        const size_t end = size_t{rr.rdata_offset} + rr.rdlength;
+        uint64_t rh = hash_bytes(static_cast<uint64_t>(rr.section), w + rr.name_offset, ttl_at - rr.name_offset);
+        sum += hash_bytes(rh, w + ttl_at + 4, end - (ttl_at + 4));
+        pos = end;
     }
-    if (pos < wire.size()) h = hash_bytes(h, wire.subspan(pos));
+    h = hash_mix(h, sum);
+    // Records past the ones the parser keeps (more than MessageView::max_records), in order.
+    if (pos < wire.size()) h = hash_bytes(h, w + pos, wire.size() - pos);
     if (h == 0) h = 1;
-    MaterialSlot& slot = material_seen_[h & (material_seen_.size() - 1)];
     const uint64_t ts = ctx.pkt->ts_ns;
-    if (slot.hash == h && ts >= slot.ts_ns && ts - slot.ts_ns < config_.material_resend_ns) {
-        ++counters_.dnssec_material_repeats;
-        return;
+    MaterialSlot* set = &material_seen_[(h & (material_seen_.size() - 1)) & ~(material_ways - 1)];
+    MaterialSlot* slot = nullptr;
+    for (size_t i = 0; i < material_ways; ++i) {
+        MaterialSlot& s = set[i];
+        if (s.hash == h) {
+            if (ts >= s.ts_ns && ts - s.ts_ns < config_.material_resend_ns) {
+                ++counters_.dnssec_material_repeats;
+                return;
+            }
+            slot = &s;  // due again: handed over, and remembered from now
+            break;
+        }
     }
-    slot.hash = h;
-    slot.ts_ns = ts;
+    if (slot == nullptr) {
+        // A free way, else the one handed over longest ago.
+        slot = &set[0];
+        for (size_t i = 1; i < material_ways && slot->hash != 0; ++i)
+            if (set[i].hash == 0 || set[i].ts_ns < slot->ts_ns) slot = &set[i];
+        if (slot->hash != 0) ++counters_.dnssec_material_evicted;
+    }
+    slot->hash = h;
+    slot->ts_ns = ts;
     ++counters_.dnssec_material;
     ResponseMaterial m;
     m.client = d.dst;

@@ -78,6 +78,7 @@ struct PipelineCounters {
     uint64_t rule_scanned = 0;            // query names matched against the rules
     uint64_t dnssec_material = 0;         // answers with DNSSEC/SOA records handed to the aggregator
     uint64_t dnssec_material_repeats = 0; // ... and the repeats that were not
+    uint64_t dnssec_material_evicted = 0; // remembered answers pushed out by others
     // Copied from the reassemblers when the pipeline finishes (their own counters).
     uint64_t frag_evicted = 0, frag_expired = 0, frag_discarded = 0, frag_duplicates = 0;
     uint64_t frag_events_lost = 0;
@@ -177,7 +178,10 @@ private:
         uint64_t hash = 0;
         uint64_t ts_ns = 0;
     };
-    std::array<MaterialSlot, 4096> material_seen_{};  // direct-mapped: answers recently handed over
+    // Answers recently handed over, 4-way set associative: in a direct-mapped table two answers
+    // a client alternates between (a DNSKEY and a TXT, say) evicted each other on every answer.
+    static constexpr size_t material_ways = 4;
+    std::array<MaterialSlot, 4096> material_seen_{};
     uint64_t now_ns_ = 0;
 };
 

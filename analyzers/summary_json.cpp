@@ -137,6 +137,11 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     w.StartObject();
     num("evicted", c.tc_watch_evicted);
     w.EndObject();
+    w.Key("dnssec_answers_seen");
+    w.StartObject();
+    num("repeats", c.dnssec_material_repeats);
+    num("evicted", c.dnssec_material_evicted);
+    w.EndObject();
     w.EndObject();
 
     if (servers != nullptr) {

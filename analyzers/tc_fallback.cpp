@@ -12,7 +12,7 @@ TcFallbackTracker::TcFallbackTracker(size_t capacity) : slots_(capacity ? capaci
 }
 
 // At the head of its chain (chains are walked newest first).
-void TcFallbackTracker::link(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+void TcFallbackTracker::link(Buckets& buckets, size_t bucket, uint32_t s, Slots& slots,
                              uint32_t Slot::*next, uint32_t Slot::*prev) noexcept {
     uint32_t& head = buckets[bucket];
     slots[s].*next = head;
@@ -21,7 +21,7 @@ void TcFallbackTracker::link(std::vector<uint32_t>& buckets, size_t bucket, uint
     head = s;
 }
 
-void TcFallbackTracker::unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+void TcFallbackTracker::unlink(Buckets& buckets, size_t bucket, uint32_t s, Slots& slots,
                                uint32_t Slot::*next, uint32_t Slot::*prev) noexcept {
     Slot& slot = slots[s];
     if (slot.*prev != npos) slots[slot.*prev].*next = slot.*next; else buckets[bucket] = slot.*next;

@@ -15,6 +15,7 @@
 
 #include "analyzers/dns/message.h"
 #include "dataplane/ip_address.h"
+#include "dataplane/big_table.h"
 
 namespace frag53 {
 
@@ -116,14 +117,16 @@ private:
         return pair_hash(c, s) ^ (q.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ t;
     }
     void close(uint32_t s) noexcept;  // inactive and out of both chains
-    static void link(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+    using Buckets = std::vector<uint32_t, BigTableAllocator<uint32_t>>;
+    using Slots = std::vector<Slot, BigTableAllocator<Slot>>;
+    static void link(Buckets& buckets, size_t bucket, uint32_t s, Slots& slots,
                      uint32_t Slot::*next, uint32_t Slot::*prev) noexcept;
-    static void unlink(std::vector<uint32_t>& buckets, size_t bucket, uint32_t s, std::vector<Slot>& slots,
+    static void unlink(Buckets& buckets, size_t bucket, uint32_t s, Slots& slots,
                        uint32_t Slot::*next, uint32_t Slot::*prev) noexcept;
     void trim() noexcept;  // drops resolved watches from the front
 
-    std::vector<Slot> slots_;  // ring, in order of the TC=1 answers
-    std::vector<uint32_t> question_buckets_, pair_buckets_;
+    Slots slots_;  // ring, in order of the TC=1 answers
+    Buckets question_buckets_, pair_buckets_;
     size_t mask_ = 0;
     size_t head_ = 0, count_ = 0;
     uint64_t evictions_ = 0;

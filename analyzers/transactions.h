@@ -11,6 +11,7 @@
 #include "analyzers/dns/message.h"
 #include "analyzers/findings.h"
 #include "dataplane/ip_address.h"
+#include "dataplane/big_table.h"
 
 namespace frag53 {
 
@@ -100,10 +101,10 @@ private:
     void unlink(uint32_t idx) noexcept;
     void link_tail(uint32_t idx) noexcept;
 
-    std::vector<PendingQuery> pool_;  // capacity_ reserved; grows to the most ever pending
+    std::vector<PendingQuery, BigTableAllocator<PendingQuery>> pool_;  // capacity_ reserved; grows to the most ever pending
     size_t capacity_ = 0;
     std::vector<uint32_t> free_;   // erased pool indices (stack)
-    std::vector<uint32_t> index_;  // open addressing, pool index or npos
+    std::vector<uint32_t, BigTableAllocator<uint32_t>> index_;  // open addressing, pool index or npos
     size_t mask_ = 0;
     uint32_t head_ = npos, tail_ = npos;
     size_t size_ = 0;

@@ -11,6 +11,7 @@
 // against the payload, so the rebuilt datagram is one contiguous view and never needs a second
 // copy (DPDK's mbuf headroom, for the same reason).
 #include "dataplane/defrag.h"
+#include "dataplane/big_table.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -219,10 +220,11 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
 
     slots_ = std::make_unique<Slot[]>(config_.max_datagrams);
     // All-zero bytes are a value-initialised FragmentRecord, and it is an implicit-lifetime
-    // type, so calloc's zeroed memory holds valid records without writing to them.
+    // type, so zeroed memory holds valid records without writing to them.
     static_assert(std::is_trivially_copyable_v<FragmentRecord> && std::is_trivially_destructible_v<FragmentRecord>);
-    records_.reset(static_cast<FragmentRecord*>(std::calloc(static_cast<size_t>(nrecords), sizeof(FragmentRecord))));
-    if (!records_) throw std::bad_alloc();
+    const size_t record_bytes = static_cast<size_t>(nrecords) * sizeof(FragmentRecord);
+    records_ = std::unique_ptr<FragmentRecord[], FreeRecords>(
+        static_cast<FragmentRecord*>(big_table_alloc(record_bytes)), FreeRecords{record_bytes});
     // Chains of about one slot per bucket at most.
     size_t nbuckets = 1;
     while (nbuckets < static_cast<size_t>(config_.max_datagrams) * 2) nbuckets <<= 1;
@@ -241,7 +243,7 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
     }
 }
 
-void FragmentTable::FreeRecords::operator()(FragmentRecord* p) const noexcept { std::free(p); }
+void FragmentTable::FreeRecords::operator()(FragmentRecord* p) const noexcept { big_table_free(p, bytes); }
 
 FragmentTable::~FragmentTable() {
     for (uint32_t i = 0; i < config_.max_datagrams; ++i) delete[] slots_[i].buf.data;

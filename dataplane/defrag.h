@@ -286,9 +286,10 @@ private:
     FragmentTableConfig config_;
     FragmentCounters counters_;
     std::unique_ptr<Slot[]> slots_;
-    // max_fragments_per_datagram per slot. From calloc: the pages of slots never used (most of
-    // them; free slots are reused most recent first) are never touched or faulted in.
+    // max_fragments_per_datagram per slot, zeroed by big_table_alloc: the pages of slots never
+    // used (most of them; free slots are reused most recent first) are never written.
     struct FreeRecords {
+        size_t bytes;  // value-initialised to 0 by unique_ptr
         void operator()(FragmentRecord* p) const noexcept;
     };
     std::unique_ptr<FragmentRecord[], FreeRecords> records_;

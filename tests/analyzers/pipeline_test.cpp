@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "tests/analyzers/collecting_sink.h"
@@ -53,6 +54,74 @@ protected:
     Pipeline pipeline_{config_, sink_};
     uint64_t frame_ = 0;
 };
+
+// Answers with DNSSEC records are handed to the aggregator once per answer content: the ID, the
+// TTLs and the order of the records (servers rotate RRsets) do not make an answer new.
+class MaterialHandOverTest : public PipelineTest {
+protected:
+    struct Counting final : TransactionRecordSink {
+        void on_query(const QueryRecord&) override {}
+        void on_outcome(const OutcomeRecord&) override {}
+        void on_material(ResponseMaterial&& m) override { wires.push_back(std::move(m.wire)); }
+        std::vector<std::vector<std::byte>> wires;
+    };
+    void SetUp() override { pipeline_.set_record_sink(&records_); }
+    // A signed TXT answer: one TXT record per text (in this order), then an RRSIG.
+    static std::vector<uint8_t> signed_txt(uint16_t id, uint32_t ttl, const std::vector<std::string>& texts,
+                                           std::string_view qname = "s.example.test") {
+        DnsBuilder b;
+        b.header(id, 0x8180, 1, static_cast<uint16_t>(texts.size() + 1), 0, 0).name(qname).question(16);
+        for (const std::string& t : texts) {
+            b.ptr(12).rr_head(16, 1, ttl).begin_rdata().u8(static_cast<uint8_t>(t.size()));
+            for (char c : t) b.u8(static_cast<uint8_t>(c));
+            b.end_rdata();
+        }
+        // RRSIG: type covered, algorithm, labels, original TTL, expiration, inception, tag, signer, signature.
+        b.ptr(12).rr_head(46, 1, ttl).begin_rdata().u16(16).u8(13).u8(3).u32(300);
+        b.u32(2'000'000'000u).u32(1'000'000'000u).u16(4242).name("example.test").fill(64, 0xAB).end_rdata();
+        return b.data();
+    }
+    Counting records_;
+};
+
+TEST_F(MaterialHandOverTest, RotatedRrsetWithOtherIdAndTtlsIsARepeat) {
+    response(signed_txt(1, 300, {"alpha", "beta", "gamma"}), 1 * sec);
+    response(signed_txt(2, 299, {"gamma", "alpha", "beta"}), 2 * sec);  // rotated, as BIND does
+    response(signed_txt(3, 250, {"beta", "gamma", "alpha"}), 3 * sec);
+    EXPECT_EQ(pipeline_.counters().dnssec_material, 1u);
+    EXPECT_EQ(pipeline_.counters().dnssec_material_repeats, 2u);
+    ASSERT_EQ(records_.wires.size(), 1u);
+
+    // One changed byte of one record is a new answer, in any order.
+    response(signed_txt(4, 300, {"alpha", "betb", "gamma"}), 4 * sec);
+    // The same records, one of them twice: not the same answer either.
+    response(signed_txt(5, 300, {"alpha", "beta", "gamma", "gamma"}), 5 * sec);
+    EXPECT_EQ(pipeline_.counters().dnssec_material, 3u);
+    EXPECT_EQ(records_.wires.size(), 3u);
+}
+
+TEST_F(MaterialHandOverTest, AlternatingAnswersDoNotEvictEachOther) {
+    // A client alternating between a few answers (keys, then a TXT, then keys...) is not handed
+    // over again and again: the remembered answers are kept four to a set.
+    for (int round = 0; round < 50; ++round)
+        for (int k = 0; k < 4; ++k)
+            response(signed_txt(static_cast<uint16_t>(round), 300, {"answer" + std::to_string(k)}),
+                     static_cast<uint64_t>(round * 4 + k + 1) * 1'000'000);
+    EXPECT_EQ(pipeline_.counters().dnssec_material, 4u);
+    EXPECT_EQ(pipeline_.counters().dnssec_material_repeats, 196u);
+    EXPECT_EQ(pipeline_.counters().dnssec_material_evicted, 0u);
+}
+
+TEST_F(MaterialHandOverTest, MoreAnswersThanTheTableHoldsAreCountedAsEvicted) {
+    for (int i = 0; i < 6000; ++i)
+        response(signed_txt(1, 300, {"n" + std::to_string(i)}), static_cast<uint64_t>(i + 1) * 1'000'000);
+    EXPECT_EQ(pipeline_.counters().dnssec_material, 6000u);
+    EXPECT_GE(pipeline_.counters().dnssec_material_evicted, 6000u - 4096u);
+    // The most recent answers are still remembered.
+    const uint64_t before = pipeline_.counters().dnssec_material;
+    response(signed_txt(9, 300, {"n5999"}), 7 * sec);
+    EXPECT_EQ(pipeline_.counters().dnssec_material, before);
+}
 
 TEST_F(PipelineTest, MatchesQueryAndResponseWithoutFindings) {
     query(edns_query(1, "www.example.com", 1), 1 * sec);

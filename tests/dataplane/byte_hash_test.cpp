@@ -1,0 +1,82 @@
+#include "dataplane/byte_hash.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "dataplane/big_table.h"
+
+namespace frag53 {
+namespace {
+
+TEST(ByteHash, EveryLengthAndEveryByteMatters) {
+    std::mt19937_64 rng(7);
+    std::vector<uint8_t> buf(200);
+    for (auto& b : buf) b = static_cast<uint8_t>(rng());
+    std::set<uint64_t> seen;
+    // Every prefix length hashes differently, including runs of zero bytes (the lengths of the
+    // tail reads cover 0-15 bytes in several ways).
+    std::vector<uint8_t> zeros(200, 0);
+    for (size_t n = 0; n <= buf.size(); ++n) {
+        EXPECT_TRUE(seen.insert(hash_bytes(1, buf.data(), n)).second) << n;
+        if (n > 0) {
+            EXPECT_TRUE(seen.insert(hash_bytes(1, zeros.data(), n)).second) << n;
+        }
+    }
+    // Flipping any one bit of any byte changes the hash, at every length up to 100.
+    for (size_t n = 1; n <= 100; ++n) {
+        const uint64_t h = hash_bytes(1, buf.data(), n);
+        for (size_t i = 0; i < n; ++i) {
+            for (int bit = 0; bit < 8; bit += 3) {
+                buf[i] ^= static_cast<uint8_t>(1u << bit);
+                EXPECT_NE(hash_bytes(1, buf.data(), n), h) << n << " " << i;
+                buf[i] ^= static_cast<uint8_t>(1u << bit);
+            }
+        }
+    }
+    // The seed matters.
+    EXPECT_NE(hash_bytes(1, buf.data(), 50), hash_bytes(2, buf.data(), 50));
+}
+
+TEST(ByteHash, LowBitsSpreadOverATable) {
+    // Tables index with the low bits: 4,096 keys differing in one counter fill most of 4,096
+    // buckets (a uniform hash leaves about 1/e of them empty).
+    std::vector<int> buckets(4096);
+    for (uint32_t i = 0; i < 4096; ++i) ++buckets[hash_bytes(0, &i, sizeof i) & 4095];
+    int empty = 0;
+    for (int c : buckets) empty += c == 0;
+    EXPECT_GT(empty, 1300);
+    EXPECT_LT(empty, 1700);
+    // And hash_mix spreads a counter as well.
+    std::fill(buckets.begin(), buckets.end(), 0);
+    for (uint64_t i = 0; i < 4096; ++i) ++buckets[hash_mix(12345, i) & 4095];
+    empty = 0;
+    for (int c : buckets) empty += c == 0;
+    EXPECT_GT(empty, 1300);
+    EXPECT_LT(empty, 1700);
+}
+
+TEST(BigTable, ZeroedWritableAndReleased) {
+    for (size_t bytes : {size_t{100}, big_table_threshold - 1, big_table_threshold, size_t{5} << 20}) {
+        auto* p = static_cast<unsigned char*>(big_table_alloc(bytes));
+        ASSERT_NE(p, nullptr);
+        for (size_t i = 0; i < bytes; i += 4093) EXPECT_EQ(p[i], 0) << bytes;
+        EXPECT_EQ(p[bytes - 1], 0);
+        p[0] = 1;
+        p[bytes - 1] = 2;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % alignof(std::max_align_t), 0u);
+        big_table_free(p, bytes);
+    }
+    std::vector<uint64_t, BigTableAllocator<uint64_t>> v(300'000, 7);
+    EXPECT_EQ(v[299'999], 7u);
+    v.resize(10);
+    v.shrink_to_fit();
+    EXPECT_EQ(v.size(), 10u);
+}
+
+}  // namespace
+}  // namespace frag53
