@@ -1,5 +1,6 @@
 #include "analyzers/transactions.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace frag53 {
@@ -21,19 +22,35 @@ TransactionTable::TransactionTable(size_t max_pending) {
     capacity_ = max_pending;
     free_.reserve(max_pending);
     // At most half full, so probe sequences stay short.
-    size_t slots = std::bit_ceil(max_pending * 2);
-    index_.assign(slots, npos);
+    max_slots_ = std::bit_ceil(max_pending * 2);
+    const size_t slots = std::min<size_t>(max_slots_, 1024);
+    index_.assign(slots, empty_slot);
     mask_ = slots - 1;
+}
+
+void TransactionTable::place(uint32_t idx, uint64_t hash) noexcept {
+    size_t s = hash & mask_;
+    while (index_[s] != empty_slot) s = (s + 1) & mask_;
+    index_[s] = slot_value(idx, hash);
+}
+
+void TransactionTable::grow_index() {
+    const size_t slots = index_.size() * 2;
+    index_.assign(slots, empty_slot);
+    mask_ = slots - 1;
+    for (uint32_t i = head_; i != npos; i = pool_[i].next) place(i, pool_[i].hash);
 }
 
 PendingQuery* TransactionTable::find(const TransactionKey& key, const dns::Name* qname,
                                      uint16_t qtype, uint16_t qclass) noexcept {
     const uint64_t h = key.hash();
     PendingQuery* best = nullptr;
+    const auto tag = static_cast<uint32_t>(h);
     for (size_t s = h & mask_;; s = (s + 1) & mask_) {
-        uint32_t idx = index_[s];
-        if (idx == npos) break;
-        PendingQuery& q = pool_[idx];
+        const uint64_t v = index_[s];
+        if (v == empty_slot) break;
+        if (slot_hash(v) != tag) continue;
+        PendingQuery& q = pool_[slot_index(v)];
         if (q.hash != h || !(q.key == key)) continue;
         if (qname == nullptr) {
             if (best == nullptr || q.first_ts < best->first_ts) best = &q;
@@ -68,10 +85,11 @@ PendingQuery& TransactionTable::insert(const TransactionKey& key, uint64_t ts,
     q.hash = key.hash();
     q.first_ts = q.last_ts = ts;
     q.in_use = true;
-    size_t s = q.hash & mask_;
-    while (index_[s] != npos) s = (s + 1) & mask_;
-    index_[s] = idx;
     link_tail(idx);
+    if ((size_ + 1) * 2 > index_.size() && index_.size() < max_slots_)
+        grow_index();  // re-places every entry, this one included
+    else
+        place(idx, q.hash);
     if (++size_ > high_water_) high_water_ = size_;
     return q;
 }
@@ -85,9 +103,9 @@ void TransactionTable::touch(PendingQuery& q, uint64_t ts, uint64_t frame) noexc
     link_tail(idx);
 }
 
-uint32_t TransactionTable::slot_of(uint32_t idx) const noexcept {
+size_t TransactionTable::slot_of(uint32_t idx) const noexcept {
     for (size_t s = pool_[idx].hash & mask_;; s = (s + 1) & mask_)
-        if (index_[s] == idx) return static_cast<uint32_t>(s);
+        if (index_[s] != empty_slot && slot_index(index_[s]) == idx) return s;
 }
 
 void TransactionTable::erase(PendingQuery& q) noexcept {
@@ -95,14 +113,14 @@ void TransactionTable::erase(PendingQuery& q) noexcept {
     if (!q.in_use) return;
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     size_t hole = slot_of(idx);
-    index_[hole] = npos;
-    for (size_t s = (hole + 1) & mask_; index_[s] != npos; s = (s + 1) & mask_) {
-        size_t home = pool_[index_[s]].hash & mask_;
+    index_[hole] = empty_slot;
+    for (size_t s = (hole + 1) & mask_; index_[s] != empty_slot; s = (s + 1) & mask_) {
+        const size_t home = slot_hash(index_[s]) & mask_;  // mask_ < 2^32: the low bits suffice
         // Move the entry into the hole unless its home lies cyclically in (hole, s].
         bool stays = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
         if (!stays) {
             index_[hole] = index_[s];
-            index_[s] = npos;
+            index_[s] = empty_slot;
             hole = s;
         }
     }

@@ -97,15 +97,27 @@ public:
     size_t high_water() const noexcept { return high_water_; }
 
 private:
-    uint32_t slot_of(uint32_t idx) const noexcept;
+    // An index slot: the pool index in the low half, the low 32 bits of the key's hash in the
+    // high half, so probes compare hashes without touching the pool; all ones is empty.
+    static constexpr uint64_t empty_slot = ~uint64_t{0};
+    static uint64_t slot_value(uint32_t idx, uint64_t hash) noexcept { return (hash << 32) | idx; }
+    static uint32_t slot_index(uint64_t v) noexcept { return static_cast<uint32_t>(v); }
+    static uint32_t slot_hash(uint64_t v) noexcept { return static_cast<uint32_t>(v >> 32); }
+    size_t slot_of(uint32_t idx) const noexcept;
+    void place(uint32_t idx, uint64_t hash) noexcept;
+    void grow_index();
     void unlink(uint32_t idx) noexcept;
     void link_tail(uint32_t idx) noexcept;
 
     std::vector<PendingQuery, BigTableAllocator<PendingQuery>> pool_;  // capacity_ reserved; grows to the most ever pending
     size_t capacity_ = 0;
     std::vector<uint32_t> free_;   // erased pool indices (stack)
-    std::vector<uint32_t, BigTableAllocator<uint32_t>> index_;  // open addressing, pool index or npos
+    // Open addressing, at most half full. It starts small and doubles as more queries are
+    // pending at once, up to twice max_pending: a table that is mostly empty stays a few cache
+    // lines wide instead of spreading a handful of entries over megabytes.
+    std::vector<uint64_t, BigTableAllocator<uint64_t>> index_;
     size_t mask_ = 0;
+    size_t max_slots_ = 0;
     uint32_t head_ = npos, tail_ = npos;
     size_t size_ = 0;
     size_t high_water_ = 0;

@@ -116,6 +116,7 @@ ParseError MessageView::parse(Bytes wire) noexcept {
     has_rrsig_ = false;
     n_questions_ = n_records_ = records_seen_ = 0;
     seen_in_ = {};
+    name_cache_.clear();
 
     if (wire.size() < header_size) {
         fail(ParseError::short_header, 0);
@@ -151,7 +152,7 @@ bool MessageView::parse_question(WireReader& r) noexcept {
         fail(ParseError::bad_counts, start);
         return false;
     }
-    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr);
+    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr, &name_cache_);
     if (name.error != ParseError::none) {
         fail(name.error, name.error_offset);
         return false;
@@ -176,7 +177,7 @@ bool MessageView::parse_record(WireReader& r, Section s) noexcept {
         fail(ParseError::bad_counts, start);
         return false;
     }
-    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr);
+    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr, &name_cache_);
     if (name.error != ParseError::none) {
         fail(name.error, name.error_offset);
         return false;
@@ -219,7 +220,7 @@ void MessageView::check_rdata_names(const Record& rr) noexcept {
     const size_t limit = size_t{rr.rdata_offset} + rr.rdlength;
     size_t pos = size_t{rr.rdata_offset} + where.prefix;
     for (unsigned i = 0; i < where.names; ++i) {
-        const NameScan name = scan_name(wire_, pos, limit, nullptr);
+        const NameScan name = scan_name(wire_, pos, limit, nullptr, &name_cache_);
         if (name.error != ParseError::none) {
             fail(name.error, name.error_offset);
             return;

@@ -96,7 +96,36 @@ struct NameScan {
 };
 // Encoders use one pointer per name; a chain this long has no use but to burn time.
 inline constexpr unsigned max_compression_hops = 126;
-NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept;
+// Where names already found valid in one message start, with their decoded length and the
+// pointer hops their walk took. Answers point every owner name back at the question, so a name
+// that reaches one of these through a pointer stops there instead of walking the question again.
+// A valid walk from a position does not depend on how the walk got there (every pointer must
+// point backwards from where it is), so only the totals, length and hops, are checked again.
+// Valid for one message: clear it when the bytes change.
+struct NameScanCache {
+    static constexpr unsigned capacity = 4;
+    std::array<uint16_t, capacity> offset;
+    std::array<uint8_t, capacity> length;  // decoded wire length from there, root label included
+    std::array<uint8_t, capacity> hops;
+    unsigned n = 0, next = 0;
+
+    void clear() noexcept { n = next = 0; }
+    void add(size_t at, size_t len, unsigned h) noexcept {
+        offset[next] = static_cast<uint16_t>(at);
+        length[next] = static_cast<uint8_t>(len);
+        hops[next] = static_cast<uint8_t>(h);
+        next = (next + 1) % capacity;
+        if (n < capacity) ++n;
+    }
+    int find(size_t at) const noexcept {
+        for (unsigned i = 0; i < n; ++i)
+            if (offset[i] == at) return static_cast<int>(i);
+        return -1;
+    }
+};
+// `cache` (optional) is consulted at pointer targets and learns the whole names this scan
+// validates; it is not used when `out` is given, since the bytes have to be copied then.
+NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCache* cache = nullptr) noexcept;
 
 struct Question {
     uint16_t name_offset = 0;
@@ -228,6 +257,7 @@ private:
     std::array<uint16_t, 4> seen_in_{};  // per Section, including records not stored
     std::array<Question, max_questions> questions_{};
     std::array<Record, max_records> records_{};
+    NameScanCache name_cache_;
 };
 
 }  // namespace frag53::dns

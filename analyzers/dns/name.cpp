@@ -43,12 +43,19 @@ struct Visited {
 
 }  // namespace
 
-NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept {
+NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCache* cache) noexcept {
     NameScan res;
-    if (out) out->length = 0;
+    if (out) {
+        out->length = 0;
+        cache = nullptr;
+    }
     limit = std::min(limit, msg.size());
-
-    WireReader r(msg.first(limit), std::min(offset, limit));
+    // Raw indices rather than a WireReader: this runs for every name of every message. `end` is
+    // where the current run of labels must stop: `limit` before the first pointer, the end of the
+    // message after it.
+    const auto* w = reinterpret_cast<const uint8_t*>(msg.data());
+    size_t end = limit;
+    size_t pos = std::min(offset, limit);
     size_t segment_start = offset;  // start of the label run being read (guard 1)
     size_t length = 0;              // decoded wire length so far, root label included at the end
     unsigned hops = 0;
@@ -62,61 +69,66 @@ NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out) noexcept {
         return res;
     };
 
+    if (offset > limit) return fail(ParseError::name_past_end, pos);
     for (;;) {
-        const size_t at = r.pos();
-        if (offset > limit || r.remaining() == 0) return fail(ParseError::name_past_end, at);
-        const uint8_t len = r.u8();
-        switch (len & 0xC0) {
-        case 0x00:
-            break;
-        case 0xC0: {
-            const uint8_t low = r.u8();
-            if (!r.ok()) return fail(ParseError::name_past_end, at);
-            const size_t target = static_cast<size_t>((len & 0x3F) << 8 | low);
-            if (!jumped) {
-                res.end = r.pos();
-                jumped = true;
+        const size_t at = pos;
+        if (pos >= end) return fail(ParseError::name_past_end, at);
+        const uint8_t len = w[pos++];
+        if (len < 0x40) {
+            if (len > end - pos) return fail(ParseError::name_past_end, at);
+            length += 1u + len;
+            if (length > max_name_length) return fail(ParseError::name_too_long, at);
+            if (out) {
+                out->wire[length - 1 - len] = len;
+                std::memcpy(out->wire.data() + (length - len), w + pos, len);
             }
-            if (visited.n < visited.begin.size()) {
-                visited.begin[visited.n] = static_cast<uint16_t>(segment_start);
-                visited.end[visited.n] = static_cast<uint16_t>(r.pos());
-                ++visited.n;
+            pos += len;
+            if (len == 0) {
+                if (!jumped) res.end = pos;
+                if (out) out->length = static_cast<uint8_t>(length);
+                if (cache != nullptr) cache->add(offset, length, hops);
+                return res;
             }
-            // Most specific first: a target inside bytes this name already used is a loop, even
-            // when it is also "not backwards"; a target outside the message (or in the header,
-            // where no name can start) is out of range; anything else not strictly backwards is
-            // a forward pointer.
-            if (target >= segment_start || target >= at) {
-                if (visited.contains(target)) return fail(ParseError::compression_loop, at);
-                if (target >= msg.size()) return fail(ParseError::pointer_out_of_range, at);
-                return fail(ParseError::pointer_forward, at);
-            }
-            if (target < header_size) return fail(ParseError::pointer_out_of_range, at);
-            if (++hops > max_compression_hops) return fail(ParseError::compression_loop, at);
-            // After the first hop the labels may run anywhere up to the end of the message.
-            r = WireReader(msg, target);
-            segment_start = target;
             continue;
         }
-        default:  // 0x40 (extended labels, never deployed) and 0x80 (reserved)
+        if ((len & 0xC0) != 0xC0)  // 0x40 (extended labels, never deployed) and 0x80 (reserved)
             return fail(ParseError::bad_label_type, at);
+        if (pos >= end) return fail(ParseError::name_past_end, at);
+        const size_t target = static_cast<size_t>((len & 0x3F) << 8 | w[pos++]);
+        if (!jumped) {
+            res.end = pos;
+            jumped = true;
         }
-
-        if (len > r.remaining()) return fail(ParseError::name_past_end, at);
-        length += 1u + len;
-        if (length > max_name_length) return fail(ParseError::name_too_long, at);
-        if (out) {
-            out->wire[length - 1 - len] = len;
-            const Bytes label = r.bytes(len);
-            std::memcpy(out->wire.data() + (length - len), label.data(), label.size());
-        } else {
-            r.skip(len);
+        if (visited.n < visited.begin.size()) {
+            visited.begin[visited.n] = static_cast<uint16_t>(segment_start);
+            visited.end[visited.n] = static_cast<uint16_t>(pos);
+            ++visited.n;
         }
-        if (len == 0) {
-            if (!jumped) res.end = r.pos();
-            if (out) out->length = static_cast<uint8_t>(length);
-            return res;
+        // Most specific first: a target inside bytes this name already used is a loop, even
+        // when it is also "not backwards"; a target outside the message (or in the header,
+        // where no name can start) is out of range; anything else not strictly backwards is
+        // a forward pointer.
+        if (target >= segment_start || target >= at) {
+            if (visited.contains(target)) return fail(ParseError::compression_loop, at);
+            if (target >= msg.size()) return fail(ParseError::pointer_out_of_range, at);
+            return fail(ParseError::pointer_forward, at);
         }
+        if (target < header_size) return fail(ParseError::pointer_out_of_range, at);
+        if (++hops > max_compression_hops) return fail(ParseError::compression_loop, at);
+        if (cache != nullptr) {
+            // A name already validated starts there: only the totals are left to check. When
+            // they would break a guard, the walk goes on and fails where it always did.
+            const int c = cache->find(target);
+            if (c >= 0) {
+                const auto i = static_cast<size_t>(c);
+                if (length + cache->length[i] <= max_name_length && hops + cache->hops[i] <= max_compression_hops)
+                    return res;
+            }
+        }
+        // After the first hop the labels may run anywhere up to the end of the message.
+        end = msg.size();
+        pos = target;
+        segment_start = target;
     }
 }
 

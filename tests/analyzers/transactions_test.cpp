@@ -112,5 +112,46 @@ TEST(TransactionTable, ZeroCapacityIsClampedNotCrashing) {
     EXPECT_EQ(t.evictions(), 1u);
 }
 
+TEST(TransactionTable, IndexGrowsWithWhatIsPendingAndEveryEntryStaysFindable) {
+    TransactionTable t(65536);
+    std::vector<PendingQuery*> live;
+    for (uint32_t i = 0; i < 20000; ++i) {
+        t.insert(key(static_cast<uint16_t>(i), 1000), i);
+    }
+    EXPECT_EQ(t.size(), 20000u);
+    for (uint32_t i = 0; i < 20000; ++i) {
+        PendingQuery* q = t.find(key(static_cast<uint16_t>(i), 1000), nullptr, 0, 0);
+        ASSERT_NE(q, nullptr) << i;
+        EXPECT_EQ(q->first_ts, i);
+        if (i % 3 == 0) t.erase(*q);
+    }
+    for (uint32_t i = 0; i < 20000; ++i) {
+        PendingQuery* q = t.find(key(static_cast<uint16_t>(i), 1000), nullptr, 0, 0);
+        if (i % 3 == 0) {
+            EXPECT_EQ(q, nullptr) << i;
+        } else {
+            ASSERT_NE(q, nullptr) << i;
+            EXPECT_EQ(q->first_ts, i);
+        }
+    }
+    EXPECT_EQ(t.evictions(), 0u);
+}
+
+TEST(TransactionTable, FullTableKeepsTheNewestFindableAcrossIndexGrowth) {
+    TransactionTable t(3000);
+    for (uint32_t i = 0; i < 5000; ++i) t.insert(key(static_cast<uint16_t>(i)), i);
+    EXPECT_EQ(t.size(), 3000u);
+    EXPECT_EQ(t.evictions(), 2000u);
+    for (uint32_t i = 0; i < 5000; ++i) {
+        PendingQuery* q = t.find(key(static_cast<uint16_t>(i)), nullptr, 0, 0);
+        if (i < 2000) {
+            EXPECT_EQ(q, nullptr) << i;
+        } else {
+            ASSERT_NE(q, nullptr) << i;
+            EXPECT_EQ(q->first_ts, i);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace frag53

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -144,6 +145,73 @@ TEST(DecodeName, LengthLimit) {
     b.labels("z").ptr(12);
     const NameScan s = scan_name(b.bytes(), 12 + 255, b.size(), nullptr);
     EXPECT_EQ(s.error, ParseError::name_too_long);
+}
+
+TEST(NameScanCache, StopsAtAKnownNameButKeepsTheGuards) {
+    const std::string l63(63, 'x');
+    WireBuilder b = message();
+    b.labels(l63 + "." + l63 + "." + l63 + "." + std::string(61, 'y')).u8(0);  // 255 bytes at 12
+    const size_t ptr_only = b.size();
+    b.ptr(12);
+    const size_t one_more = b.size();
+    b.labels("z").ptr(12);  // 256 bytes through the pointer
+    NameScanCache cache;
+    cache.clear();
+    ASSERT_EQ(scan_name(b.bytes(), 12, b.size(), nullptr, &cache).error, ParseError::none);
+    ASSERT_EQ(cache.find(12), 0);
+    EXPECT_EQ(cache.length[0], 255);
+    // A bare pointer to it is fine and ends after the pointer...
+    const NameScan p = scan_name(b.bytes(), ptr_only, b.size(), nullptr, &cache);
+    EXPECT_EQ(p.error, ParseError::none);
+    EXPECT_EQ(p.end, ptr_only + 2);
+    // ...but one more label makes it too long, reported where the full walk reports it.
+    const NameScan with = scan_name(b.bytes(), one_more, b.size(), nullptr, &cache);
+    const NameScan without = scan_name(b.bytes(), one_more, b.size(), nullptr);
+    EXPECT_EQ(with.error, ParseError::name_too_long);
+    EXPECT_EQ(with.error, without.error);
+    EXPECT_EQ(with.error_offset, without.error_offset);
+}
+
+TEST(NameScanCache, RandomMessagesScanTheSameWithAndWithoutIt) {
+    // Messages of labels, pointers (mostly backwards, some anywhere) and junk; every offset is
+    // scanned in order with one cache, as MessageView::parse does, and once without: the
+    // verdict, the end and the error offset must agree everywhere.
+    std::mt19937 gen(53);
+    auto rng = [&gen]() { return static_cast<unsigned>(gen()); };
+    size_t cache_stops = 0;
+    for (int round = 0; round < 3000; ++round) {
+        WireBuilder b = message();
+        const int parts = 1 + static_cast<int>(rng() % 40);
+        for (int i = 0; i < parts; ++i) {
+            const unsigned kind = rng() % 10;
+            if (kind < 5) {
+                const unsigned len = rng() % 8;
+                b.u8(static_cast<uint8_t>(len)).fill(len, 'a');
+            } else if (kind < 8 && b.size() > 12) {
+                b.ptr(static_cast<uint16_t>(12 + rng() % (b.size() - 12)));
+            } else if (kind == 8) {
+                b.ptr(static_cast<uint16_t>(rng() % (b.size() + 20)));
+            } else {
+                b.u8(static_cast<uint8_t>(rng()));
+            }
+        }
+        NameScanCache cache;
+        cache.clear();
+        for (size_t off = 12; off < b.size(); ++off) {
+            const size_t limit = (rng() % 4 == 0) ? off + rng() % 16 : b.size();
+            const NameScan a = scan_name(b.bytes(), off, limit, nullptr, &cache);
+            const NameScan c = scan_name(b.bytes(), off, limit, nullptr);
+            ASSERT_EQ(a.error, c.error) << round << " " << off;
+            if (a.error == ParseError::none) {
+                ASSERT_EQ(a.end, c.end) << round << " " << off;
+            } else {
+                ASSERT_EQ(a.error_offset, c.error_offset) << round << " " << off;
+            }
+            if (a.error == ParseError::none && a.end == off + 2 && (b.bytes()[off] & std::byte{0xC0}) == std::byte{0xC0})
+                ++cache_stops;
+        }
+    }
+    EXPECT_GT(cache_stops, 1000u);  // the cache was in play, not just empty
 }
 
 TEST(DecodeName, PastEnd) {
