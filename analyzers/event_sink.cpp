@@ -40,6 +40,18 @@ public:
     void EndObject() { close('}'); }
     void StartArray() { open('['); }
     void EndArray() { close(']'); }
+    // A literal key: its length is known at compile time, so the copy is a few moves.
+    template <size_t N>
+    void Key(const char (&k)[N]) {
+        char* p = separate(room(N + 3));
+        *p++ = '"';
+        std::memcpy(p, k, N - 1);
+        p += N - 1;
+        *p++ = '"';
+        *p++ = ':';
+        commit(p);
+        comma_ = false;
+    }
     void Key(std::string_view k) {
         char* p = separate(room(k.size() + 4));
         *p++ = '"';
@@ -165,13 +177,14 @@ struct JsonScratch {
 void write_finding(const Finding& f, JsonScratch& scratch) {
     JsonLineWriter& w = scratch.writer;
     w.reset();
-    auto key = [&w](std::string_view k) { w.Key(k); };
-    auto str = [&w](std::string_view k, std::string_view v) {
+    // Keys are passed on as literals (see JsonLineWriter::Key).
+    auto key = [&w](const auto& k) { w.Key(k); };
+    auto str = [&w](const auto& k, std::string_view v) {
         w.Key(k);
         w.String(v);
     };
     // A value formatted into the scratch string: an address, a name, or what a callable appends.
-    auto text_str = [&scratch, &str](std::string_view k, const auto& value) {
+    auto text_str = [&scratch, &str](const auto& k, const auto& value) {
         scratch.text.clear();
         if constexpr (std::is_invocable_v<decltype(value), std::string&>) value(scratch.text);
         else text::append(scratch.text, value);

@@ -1,5 +1,8 @@
 #include "analyzers/finding_text.h"
 
+#include <array>
+#include <cstring>
+
 namespace frag53::text {
 namespace {
 
@@ -76,9 +79,43 @@ void append_mnemonic(std::string& s, std::string_view mnemonic, std::string_view
 
 }  // namespace
 
+namespace {
+
+struct AddressText {
+    IpAddress address;
+    uint8_t length = 0;  // 0: unused
+    char text[IpAddress::max_text_length];
+};
+thread_local std::array<AddressText, 4> recent_addresses;
+thread_local unsigned next_address = 0;
+
+thread_local uint64_t last_second = ~uint64_t{0};
+thread_local char last_second_text[20];  // "2026-11-23T17:46:38"
+
+}  // namespace
+
+void append(std::string& s, const IpAddress& a) {
+    for (const AddressText& e : recent_addresses)
+        if (e.length != 0 && e.address == a) {
+            s.append(e.text, e.length);
+            return;
+        }
+    AddressText& e = recent_addresses[next_address++ % recent_addresses.size()];
+    e.address = a;
+    e.length = static_cast<uint8_t>(a.format(e.text));
+    s.append(e.text, e.length);
+}
+
 void append_timestamp(std::string& s, uint64_t ts_ns) {
     const uint64_t secs = ts_ns / 1'000'000'000ull;
     const auto usec = static_cast<unsigned>(ts_ns % 1'000'000'000ull / 1000ull);
+    if (secs == last_second) {
+        char buf[] = "0000-00-00T00:00:00.000000Z";
+        std::memcpy(buf, last_second_text, sizeof last_second_text - 1);
+        put_padded(buf + 26, usec, 6);
+        s.append(buf, sizeof buf - 1);
+        return;
+    }
     const auto second_of_day = static_cast<unsigned>(secs % 86400);
     // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days, for
     // days >= 0). A uint64 of nanoseconds ends in 2554, so the year always has four digits.
@@ -100,6 +137,8 @@ void append_timestamp(std::string& s, uint64_t ts_ns) {
     put_padded(buf + 19, second_of_day % 60, 2);
     put_padded(buf + 26, usec, 6);
     s.append(buf, sizeof buf - 1);
+    last_second = secs;
+    std::memcpy(last_second_text, buf, sizeof last_second_text - 1);
 }
 
 void append_qtype(std::string& s, uint16_t qtype) {

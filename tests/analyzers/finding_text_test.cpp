@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
 #include <ctime>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "analyzers/findings.h"
 
@@ -35,6 +38,37 @@ TEST(FindingTextTest, TimestampsMatchGmtime) {
     for (int i = 0; i < 100000; ++i) {
         const uint64_t t = rng();
         ASSERT_EQ(format_timestamp(t), libc_timestamp(t)) << t;
+    }
+}
+
+TEST(FindingTextTest, RepeatedSecondsAndAddressesFormatAsFresh) {
+    // The formatter reuses the last second's text and the last few addresses' text: runs of
+    // times within one second, back and forth across seconds, and more addresses than it keeps.
+    constexpr uint64_t s = 1000000000ull;
+    std::mt19937_64 rng(9);
+    uint64_t t = 1795455998 * s;
+    for (int i = 0; i < 200000; ++i) {
+        const unsigned step = static_cast<unsigned>(rng() % 4);
+        if (step == 0) t += rng() % (2 * s);           // forward, often into the next second
+        else if (step == 1 && t > s) t -= rng() % s;   // back, sometimes into the previous one
+        else t += rng() % 1000;                         // within the second
+        ASSERT_EQ(format_timestamp(t), libc_timestamp(t)) << t;
+    }
+    std::vector<IpAddress> hosts;
+    for (uint8_t i = 0; i < 7; ++i) {
+        const std::byte v4[4] = {std::byte{198}, std::byte{18}, std::byte{0}, std::byte{i}};
+        hosts.push_back(IpAddress::v4(v4));
+        std::byte v6[16] = {std::byte{0x20}, std::byte{0x01}, std::byte{0x0d}, std::byte{0xb8}};
+        v6[15] = std::byte{i};
+        hosts.push_back(IpAddress::v6(v6));
+    }
+    for (int i = 0; i < 20000; ++i) {
+        const IpAddress& a = hosts[rng() % (i % 3 == 0 ? hosts.size() : 3)];
+        std::string got;
+        text::append(got, a);
+        char ref[INET6_ADDRSTRLEN];
+        ASSERT_NE(inet_ntop(a.version == 4 ? AF_INET : AF_INET6, a.bytes.data(), ref, sizeof ref), nullptr);
+        ASSERT_EQ(got, ref);
     }
 }
 
