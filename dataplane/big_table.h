@@ -38,7 +38,7 @@ struct BigTableAllocator {
         if (bytes >= big_table_threshold)
             big_table_free(p, bytes);
         else
-            ::operator delete(p, bytes, std::align_val_t{alignof(T)});
+            ::operator delete(p, std::align_val_t{alignof(T)});
     }
     template <class U>
     bool operator==(const BigTableAllocator<U>&) const noexcept { return true; }

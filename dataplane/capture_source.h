@@ -1,8 +1,9 @@
 // The one capture interface: burst-shaped with explicit ownership.
 //
 // receive() fills a span of packet views; the bytes stay valid until release() is called for
-// them. A pcap file source copies into pool buffers (libpcap data lives only until the next
-// read); a DPDK source points into mbufs.
+// them. A pcap file source points into the chunks it reads a classic pcap file in, and copies
+// what libpcap reads (pcapng, standard input) into buffers per burst slot, since libpcap's data
+// lives only until its next read; a DPDK source points into mbufs.
 #pragma once
 
 #include <cstddef>

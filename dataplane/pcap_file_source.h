@@ -1,4 +1,19 @@
-// Offline capture source: pcap and pcapng files through libpcap, read in order.
+// Offline capture source: pcap and pcapng files, read in order.
+//
+// libpcap opens every file: it checks the file header, names the link type and compiles the
+// filter, and it reads pcapng, standard input ("-") and anything unusual, copying each packet into
+// a buffer per burst slot. A regular classic pcap file (magic 0xa1b2c3d4 or 0xa1b23c4d, either
+// byte order) is instead read in 1 MiB chunks with pread(2) and parsed in place by
+// PcapRecordReader, which gives the same records and the same errors as libpcap: its views point
+// into the chunks, so the kernel's copy into a chunk is the only one (libpcap adds stdio's and the
+// per-packet one). A burst's views stay valid until the next receive(), also when the burst runs
+// across chunks and from one file into the next: no chunk is reused before then.
+//
+// The files are read rather than mapped. Mapped, a 412 MB capture took 1.0 s of CPU against
+// 0.68 s through libpcap on a virtual machine that shadows page tables: there the first touch of
+// every 4 KiB page costs more than copying it. Read, a file that shrinks while it is read looks
+// cut short, as it would to libpcap, where a mapping would fault (SIGBUS); one that grows is read
+// up to where the reads first find its end.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +48,18 @@ public:
     uint64_t packets() const noexcept { return packets_; }
     uint64_t bytes() const noexcept { return bytes_; }  // captured bytes delivered
     size_t files_read() const noexcept { return files_read_; }
+    // Of the files opened, those read in place rather than through libpcap.
+    size_t files_read_in_place() const noexcept { return files_read_in_place_; }
 
 private:
     struct Impl;
     bool open_next() noexcept;
+    size_t read_in_place(std::span<PacketView> out, size_t n);
+    size_t read_copied(std::span<PacketView> out, size_t n);
+    void deliver(PacketView& view, Bytes data, uint32_t wire_len, uint64_t ts_ns,
+                 uint64_t frame) noexcept;
+    void report_damage(const std::string& what);
+    void close_file();
 
     std::vector<std::string> files_;
     std::string filter_;
@@ -46,6 +69,7 @@ private:
     uint64_t packets_ = 0;
     uint64_t bytes_ = 0;
     size_t files_read_ = 0;
+    size_t files_read_in_place_ = 0;
 };
 
 }  // namespace frag53

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -48,6 +49,8 @@ std::vector<uint8_t> frame(uint8_t proto, uint16_t dport, size_t payload_len, ui
     for (size_t i = 0; i < payload_len; ++i) u8(tag);
     return f;
 }
+
+std::vector<uint8_t> pcapng_one_packet(const std::vector<uint8_t>& pkt, uint64_t ts_ns);
 
 class PcapFileSourceTest : public ::testing::Test {
 protected:
@@ -305,10 +308,16 @@ TEST_F(PcapFileSourceTest, EveryDecodedLinkTypeIsAccepted) {
     for (size_t i = 0; i < dlts.size(); ++i) EXPECT_EQ(got[i].link_type, dlts[i]);
 }
 
+// Packets libpcap reads are copied into one buffer per burst slot. Classic pcap files are read in
+// place instead (ViewsPointIntoTheReadChunk), so this uses pcapng, which libpcap still reads.
 TEST_F(PcapFileSourceTest, BurstBuffersAreReused) {
-    std::vector<Record> records;
-    for (int i = 0; i < 6; ++i) records.push_back({frame(17, 53, 100, static_cast<uint8_t>(i))});
-    const auto p = write_pcap("reuse.pcap", DLT_EN10MB, records);
+    std::vector<uint8_t> bytes;
+    for (int i = 0; i < 6; ++i) {
+        const auto one = pcapng_one_packet(frame(17, 53, 100, static_cast<uint8_t>(i)), 1);
+        // The first packet's file brings the section and interface blocks; the rest add a block.
+        bytes.insert(bytes.end(), one.begin() + (i == 0 ? 0 : 28 + 32), one.end());
+    }
+    const auto p = write_bytes("reuse.pcapng", bytes);
     PcapFileSource src({p});
     std::array<PacketView, 3> views;
 
@@ -413,6 +422,285 @@ TEST_F(PcapFileSourceTest, PcapngWithBlockRunningPastTheEnd) {
     EXPECT_EQ(src.errors()[0].packets_read, 1u);
     EXPECT_FALSE(src.errors()[0].file_skipped);
     EXPECT_THAT(src.errors()[0].message, HasSubstr("cut.pcapng"));
+}
+
+// A classic pcap file written field by field in the given byte order, for files from hosts of
+// the other byte order and for damage pcap_dump cannot make.
+struct ClassicFile {
+    bool big_endian = false;
+    std::vector<uint8_t> bytes;
+
+    void u32(uint32_t v) {
+        for (int i = 0; i < 4; ++i) {
+            const int shift = big_endian ? 24 - 8 * i : 8 * i;
+            bytes.push_back(static_cast<uint8_t>(v >> shift));
+        }
+    }
+    ClassicFile(bool big, uint32_t magic, uint32_t snaplen, uint32_t linktype) : big_endian(big) {
+        u32(magic);
+        const std::vector<uint8_t> version =
+            big ? std::vector<uint8_t>{0, 2, 0, 4} : std::vector<uint8_t>{2, 0, 4, 0};
+        bytes.insert(bytes.end(), version.begin(), version.end());
+        u32(0), u32(0), u32(snaplen), u32(linktype);
+    }
+    void record(uint32_t sec, uint32_t frac, const std::vector<uint8_t>& data,
+                uint32_t wire_len = 0) {
+        const auto caplen = static_cast<uint32_t>(data.size());
+        u32(sec), u32(frac), u32(caplen), u32(wire_len != 0 ? wire_len : caplen);
+        bytes.insert(bytes.end(), data.begin(), data.end());
+    }
+};
+
+TEST_F(PcapFileSourceTest, ClassicFilesAreReadInPlace) {
+    const bool host_big = std::endian::native == std::endian::big;
+    const auto ns = write_pcap("ns.pcap", DLT_EN10MB, {{frame(17, 53, 1, 1), 0, 5}});
+    const auto us = write_pcap("us.pcap", DLT_EN10MB, {{frame(17, 53, 2, 2), 0, 7'000}},
+                               PCAP_TSTAMP_PRECISION_MICRO);
+    ClassicFile other(!host_big, 0xa1b23c4d, 65535, DLT_EN10MB);  // the other byte order
+    other.record(1'600'000'000, 999'999'999, frame(17, 53, 3, 3), 1000);
+    const auto swapped = write_bytes("swapped.pcap", other.bytes);
+    const auto ng = write_bytes("one.pcapng", pcapng_one_packet(frame(17, 53, 4, 4), 9));
+
+    PcapFileSource src({ns, us, swapped, ng});
+    const auto got = drain(src);
+    EXPECT_TRUE(src.errors().empty());
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(src.files_read_in_place(), 3u);  // pcapng goes through libpcap
+    EXPECT_EQ(src.files_read(), 4u);
+    EXPECT_EQ(got[0].data, frame(17, 53, 1, 1));
+    EXPECT_EQ(got[0].ts_ns, 5u);
+    EXPECT_EQ(got[1].ts_ns, 7'000u);
+    EXPECT_EQ(got[2].data, frame(17, 53, 3, 3));
+    EXPECT_EQ(got[2].wire_len, 1000u);
+    EXPECT_EQ(got[2].ts_ns, 1'600'000'000'999'999'999ull);
+    EXPECT_EQ(got[3].data, frame(17, 53, 4, 4));
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].frame, i + 1);
+}
+
+TEST_F(PcapFileSourceTest, ViewsPointIntoTheReadChunk) {
+    std::vector<Record> records;
+    for (int i = 0; i < 6; ++i) records.push_back({frame(17, 53, 100, static_cast<uint8_t>(i))});
+    const auto p = write_pcap("inplace.pcap", DLT_EN10MB, records);
+    const size_t record_size = 16 + frame(17, 53, 100).size();
+    PcapFileSource src({p});
+    std::array<PacketView, 3> views;
+    ASSERT_EQ(src.receive(views), 3u);
+    const std::byte* first = views[0].data.data();
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(views[i].data.data(), first + i * record_size);
+    src.release(views);
+    ASSERT_EQ(src.receive(views), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(views[i].data.data(), first + (3 + i) * record_size);  // no copy into a slot
+        EXPECT_EQ(static_cast<uint8_t>(views[i].data.back()), 3 + i);
+    }
+    src.release(views);
+    EXPECT_EQ(src.receive(views), 0u);
+    EXPECT_EQ(src.files_read_in_place(), 1u);
+}
+
+// A burst that runs across the end of files keeps the finished files' chunks until the next
+// receive(), so its views of them still hold their bytes after the next file was read.
+TEST_F(PcapFileSourceTest, BurstSpanningFilesKeepsEarlierViews) {
+    const auto a = write_pcap("a.pcap", DLT_EN10MB,
+                              {{frame(17, 53, 10, 0xa1)}, {frame(17, 53, 11, 0xa2)}});
+    const auto b = write_pcap("b.pcap", DLT_EN10MB, {{frame(17, 53, 12, 0xb1)}});
+    const auto c = write_pcap("c.pcap", DLT_EN10MB,
+                              {{frame(17, 53, 13, 0xc1)}, {frame(17, 53, 14, 0xc2)},
+                               {frame(17, 53, 15, 0xc3)}});
+    const std::vector<std::vector<uint8_t>> want = {
+        frame(17, 53, 10, 0xa1), frame(17, 53, 11, 0xa2), frame(17, 53, 12, 0xb1),
+        frame(17, 53, 13, 0xc1), frame(17, 53, 14, 0xc2), frame(17, 53, 15, 0xc3)};
+    auto bytes_of = [](const PacketView& v) {
+        std::vector<uint8_t> out;
+        for (std::byte x : v.data) out.push_back(static_cast<uint8_t>(x));
+        return out;
+    };
+
+    PcapFileSource src({a, b, c});
+    std::array<PacketView, 4> views;
+    ASSERT_EQ(src.receive(views), 4u);  // a's two, b's one, c's first
+    EXPECT_EQ(src.files_read(), 2u);    // a and b are finished
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(bytes_of(views[i]), want[i]) << i;
+        EXPECT_EQ(views[i].frame, i + 1);
+    }
+    EXPECT_EQ(views[2].source, 1);
+    EXPECT_NE(views[0].data.data(), views[3].data.data());
+    src.release(views);
+
+    ASSERT_EQ(src.receive(views), 2u);  // c's rest
+    for (size_t i = 0; i < 2; ++i) EXPECT_EQ(bytes_of(views[i]), want[4 + i]) << i;
+    src.release(std::span<const PacketView>(views.data(), 2));
+    EXPECT_EQ(src.receive(views), 0u);
+    EXPECT_EQ(src.files_read_in_place(), 3u);
+    EXPECT_TRUE(src.errors().empty());
+}
+
+// A file of several chunks, with records of every size up to the maximum running across chunk
+// ends, read in bursts of an odd size: every view of a burst still holds its record's bytes when
+// the burst is complete, and the packets are libpcap's, in both byte orders.
+TEST_F(PcapFileSourceTest, RecordsAcrossChunksMatchLibpcap) {
+    for (bool big : {false, true}) {
+        ClassicFile f(big, 0xa1b23c4d, 0, DLT_EN10MB);
+        uint32_t seed = 1;
+        auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+        std::vector<uint8_t> data;
+        for (uint32_t i = 0; i < 3000; ++i) {
+            size_t len = (next() >> 8) % 1600;
+            if (i % 500 == 7) len = 262144;  // the largest record there can be
+            if (i % 97 == 3) len = 0;
+            data.assign(len, 0);
+            for (size_t j = 0; j < len; ++j) data[j] = static_cast<uint8_t>(i * 7 + j);
+            f.record(1'700'000'000 + i, i, data, static_cast<uint32_t>(len + (i % 3)));
+        }
+        ASSERT_GT(f.bytes.size(), size_t{3} << 20);  // four chunks
+        const auto p = write_bytes(big ? "big.pcap" : "little.pcap", f.bytes);
+
+        // libpcap's packets, read straight from the file.
+        char errbuf[PCAP_ERRBUF_SIZE] = {};
+        pcap_t* lib = pcap_open_offline_with_tstamp_precision(p.c_str(), PCAP_TSTAMP_PRECISION_NANO,
+                                                              errbuf);
+        ASSERT_NE(lib, nullptr) << errbuf;
+        std::vector<Got> want;
+        pcap_pkthdr* h = nullptr;
+        const u_char* d = nullptr;
+        while (pcap_next_ex(lib, &h, &d) == 1) {
+            want.push_back({std::vector<uint8_t>(d, d + h->caplen), h->len,
+                            static_cast<uint64_t>(h->ts.tv_sec) * 1'000'000'000ull +
+                                static_cast<uint64_t>(h->ts.tv_usec),
+                            0, 0, 0});
+        }
+        pcap_close(lib);
+        ASSERT_EQ(want.size(), 3000u);
+
+        PcapFileSource src({p});
+        std::vector<PacketView> views(7);
+        size_t at = 0;
+        for (size_t n; (n = src.receive(views)) != 0;) {
+            for (size_t i = 0; i < n; ++i, ++at) {
+                ASSERT_LT(at, want.size());
+                const PacketView& v = views[i];
+                const std::vector<uint8_t> got(reinterpret_cast<const uint8_t*>(v.data.data()),
+                                               reinterpret_cast<const uint8_t*>(v.data.data()) +
+                                                   v.data.size());
+                ASSERT_EQ(got, want[at].data) << "packet " << at;
+                EXPECT_EQ(v.wire_len, std::max<uint32_t>(want[at].wire_len,
+                                                         static_cast<uint32_t>(got.size())));
+                EXPECT_EQ(v.ts_ns, want[at].ts_ns);
+                EXPECT_EQ(v.frame, at + 1);
+            }
+            src.release(std::span<const PacketView>(views.data(), n));
+        }
+        EXPECT_EQ(at, want.size());
+        EXPECT_TRUE(src.errors().empty());
+        EXPECT_EQ(src.files_read_in_place(), 1u);
+    }
+}
+
+// A file that only has a header is read as a file without packets; shorter ones are left to
+// libpcap, which refuses them. (Files are read, not mapped, so one truncated on disk while it is
+// read only looks cut short: see pcap_file_source.h.)
+TEST_F(PcapFileSourceTest, HeaderOnlyAndEmptyFiles) {
+    const auto header_only = write_pcap("header.pcap", DLT_EN10MB, {});
+    ASSERT_EQ(read_bytes(header_only).size(), 24u);
+    const auto empty = write_bytes("empty.pcap", {});
+    std::vector<uint8_t> part = read_bytes(header_only);
+    part.resize(10);
+    const auto partial = write_bytes("partial.pcap", part);
+    const auto good = write_pcap("good.pcap", DLT_EN10MB, {{frame(17, 53, 3)}});
+    PcapFileSource src({header_only, empty, partial, header_only, good});
+    const auto got = drain(src);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, 1u);
+    EXPECT_EQ(got[0].source, 4);
+    EXPECT_EQ(src.files_read(), 3u);
+    EXPECT_EQ(src.files_read_in_place(), 3u);
+    ASSERT_EQ(src.errors().size(), 2u);
+    EXPECT_EQ(src.errors()[0].file, empty);
+    EXPECT_EQ(src.errors()[1].file, partial);
+    for (const SourceError& e : src.errors()) EXPECT_TRUE(e.file_skipped);
+}
+
+// A damaged classic file read in place is reported in the words libpcap uses for it, also when
+// the damage is chunks away from the start.
+TEST_F(PcapFileSourceTest, DamagedFilesReadInPlaceSayWhatLibpcapSays) {
+    ClassicFile base(false, 0xa1b2c3d4, 64, DLT_EN10MB);
+    base.record(1, 0, frame(17, 53, 10));
+    base.record(2, 0, frame(17, 53, 100));  // longer than the snapshot of 64
+    const size_t second = 24 + 16 + frame(17, 53, 10).size();
+
+    std::vector<std::vector<uint8_t>> damaged;
+    damaged.push_back(base.bytes);
+    damaged.back().resize(second + 9);  // cut in the record header
+    damaged.push_back(base.bytes);
+    damaged.back().resize(second + 16 + 40);  // cut in the part kept
+    damaged.push_back(base.bytes);
+    damaged.back().resize(second + 16 + 90);  // cut in the part skipped
+    ClassicFile huge = base;
+    huge.u32(3), huge.u32(0), huge.u32(262145), huge.u32(262145);
+    damaged.push_back(huge.bytes);
+    ClassicFile large(false, 0xa1b2c3d4, 0, DLT_EN10MB);
+    for (uint32_t i = 0; i < 2000; ++i) large.record(i, 0, frame(17, 53, 1000));
+    for (size_t cut : {size_t{9}, size_t{16 + 500}}) {  // in the last header, in the last data
+        damaged.push_back(large.bytes);
+        damaged.back().resize(large.bytes.size() - 16 - frame(17, 53, 1000).size() + cut);
+    }
+
+    for (size_t i = 0; i < damaged.size(); ++i) {
+        const auto p = write_bytes("damaged" + std::to_string(i) + ".pcap", damaged[i]);
+        char errbuf[PCAP_ERRBUF_SIZE] = {};
+        pcap_t* lib = pcap_open_offline_with_tstamp_precision(p.c_str(), PCAP_TSTAMP_PRECISION_NANO,
+                                                              errbuf);
+        ASSERT_NE(lib, nullptr) << errbuf;
+        int records = 0, rc = 0;
+        pcap_pkthdr* h = nullptr;
+        const u_char* d = nullptr;
+        while ((rc = pcap_next_ex(lib, &h, &d)) == 1) ++records;
+        ASSERT_EQ(rc, PCAP_ERROR) << i;
+        const std::string want =
+            p + ": damaged after " + std::to_string(records) + " packets: " + pcap_geterr(lib);
+        pcap_close(lib);
+
+        PcapFileSource src({p});
+        const auto got = drain(src, 1);
+        EXPECT_EQ(src.files_read_in_place(), 1u);
+        EXPECT_EQ(got.size(), static_cast<size_t>(records)) << i;
+        ASSERT_EQ(src.errors().size(), 1u) << i;
+        EXPECT_EQ(src.errors()[0].message, want) << i;
+        EXPECT_EQ(src.errors()[0].packets_read, static_cast<uint64_t>(records));
+        EXPECT_FALSE(src.errors()[0].file_skipped);
+    }
+}
+
+// The filter sees a cut record's wire length, and records it rejects still take frame numbers.
+TEST_F(PcapFileSourceTest, FilterOnFileReadInPlaceSeesWireLengths) {
+    std::vector<uint8_t> full = frame(17, 53, 400);
+    std::vector<uint8_t> cut(full.begin(), full.begin() + 96);
+    const auto p = write_pcap("filter.pcap", DLT_EN10MB,
+                              {{frame(17, 53, 1)}, {cut, static_cast<uint32_t>(full.size()), 0},
+                               {frame(17, 53, 2)}});
+    PcapFileSource src({p}, "greater 300");
+    const auto got = drain(src);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, 2u);
+    EXPECT_EQ(got[0].data.size(), 96u);
+    EXPECT_EQ(src.files_read_in_place(), 1u);
+}
+
+// libpcap rewrites the SocketCAN ID behind a cooked header in files from the other byte order,
+// which a view of the file cannot do: such files are still read through libpcap.
+TEST_F(PcapFileSourceTest, CookedCaptureFromTheOtherByteOrderIsReadThroughLibpcap) {
+    const bool host_big = std::endian::native == std::endian::big;
+    ClassicFile other(!host_big, 0xa1b2c3d4, 65535, DLT_LINUX_SLL);
+    const std::vector<uint8_t> can = {0, 0, 0x01, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x0c,
+                                      0x11, 0x22, 0x33, 0x44, 8, 0, 0, 0};
+    other.record(1, 0, can);
+    const auto p = write_bytes("sll.pcap", other.bytes);
+    PcapFileSource src({p});
+    const auto got = drain(src);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(src.files_read_in_place(), 0u);
+    EXPECT_EQ(got[0].data[16], 0x44);  // the ID in this host's order, as libpcap delivers it
 }
 
 }  // namespace
