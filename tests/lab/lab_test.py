@@ -29,30 +29,13 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from lab_results import SKIP, Results, skip  # noqa: E402
+
 CAPTURE_TIMEOUT = 120
 ANALYZE_TIMEOUT = 60
 TSHARK_TIMEOUT = 60
 TSHARK_PREFS = ["-o", "ip.defragment:TRUE", "-o", "ipv6.defragment:TRUE"]
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, where, what, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'ok  ' if ok else 'FAIL'} {where}: {what}{(' — ' + detail) if detail else ''}", flush=True)
-        return ok
-
-
-def skip(reason):
-    print(f"SKIP: {reason}", flush=True)
-    sys.exit(SKIP)
 
 
 def preflight(root):

@@ -24,7 +24,9 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..", "lib"))
+from lab_results import SKIP, Results, skip  # noqa: E402
+
 PROFILE_TIMEOUT = 420
 CLEAN_VERDICT_SECONDS = 15.0
 
@@ -60,25 +62,6 @@ def expected(profile, fam):
 
 
 NAMED_PROFILES = {"clean", "drop-nonfirst"}
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, where, what, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'ok  ' if ok else 'FAIL'} {where}: {what}{(' — ' + detail) if detail else ''}", flush=True)
-        return ok
-
-
-def skip(reason):
-    print(f"SKIP: {reason}", flush=True)
-    sys.exit(SKIP)
 
 
 def preflight(frag53, root):
