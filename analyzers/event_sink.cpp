@@ -52,15 +52,6 @@ public:
         commit(p);
         comma_ = false;
     }
-    void Key(std::string_view k) {
-        char* p = separate(room(k.size() + 4));
-        *p++ = '"';
-        p = copy(p, k.data(), k.size());
-        *p++ = '"';
-        *p++ = ':';
-        commit(p);
-        comma_ = false;
-    }
     void String(std::string_view v) {
         char* p = separate(room(v.size() * 6 + 3));  // "\u00XX" is the longest escape
         *p++ = '"';

@@ -77,10 +77,6 @@ void append_mnemonic(std::string& s, std::string_view mnemonic, std::string_view
     }
 }
 
-}  // namespace
-
-namespace {
-
 struct AddressText {
     IpAddress address;
     uint8_t length = 0;  // 0: unused

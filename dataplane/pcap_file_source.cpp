@@ -16,6 +16,7 @@
 
 #include "dataplane/pcap_handle.h"
 #include "dataplane/pcap_records.h"
+#include "dataplane/unique_fd.h"
 
 namespace frag53 {
 
@@ -31,32 +32,6 @@ constexpr size_t read_buffer_size = size_t{1} << 20;
 constexpr size_t chunk_size = size_t{1} << 20;
 static_assert(chunk_size >= pcap_record_header_size + pcap_maximum_snaplen);
 
-class FileDescriptor {
-public:
-    FileDescriptor() noexcept = default;
-    explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-    ~FileDescriptor() { reset(); }
-    FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    FileDescriptor& operator=(FileDescriptor&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-
-    int get() const noexcept { return fd_; }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-    void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 using FileHeader = std::array<std::byte, pcap_file_header_size>;
 
@@ -78,7 +53,7 @@ struct PcapFileSource::Impl {
 
     // The open file, when its records are read in place: chunks read with pread(2), records
     // handed out as views into them.
-    FileDescriptor fd;
+    UniqueFd fd;
     uint64_t file_offset = 0;  // where the next read starts
     bool file_ended = false;   // a read found the end of the file
     int read_errno = 0;        // why the last read failed
@@ -223,7 +198,7 @@ bool PcapFileSource::open_next() noexcept {
             // libpcap's handle goes. When that cannot be set up, libpcap reads on.
             const auto layout =
                 classic_pcap_layout(header, static_cast<uint32_t>(pcap_snapshot(s.pcap.get())));
-            FileDescriptor fd(fcntl(fileno(pcap_file(s.pcap.get())), F_DUPFD_CLOEXEC, 0));
+            UniqueFd fd(fcntl(fileno(pcap_file(s.pcap.get())), F_DUPFD_CLOEXEC, 0));
             if (layout && fd && pcap_records_verbatim(dlt, layout->swapped)) {
                 // Records are read once, front to back: the kernel may read further ahead.
                 (void)posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -13,30 +13,11 @@
 #include <utility>
 
 #include "dataplane/pcap_handle.h"
+#include "dataplane/unique_fd.h"
 
 namespace frag53 {
 namespace {
 
-class UniqueFd {
-public:
-    UniqueFd() noexcept = default;
-    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-    ~UniqueFd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            if (fd_ >= 0) ::close(fd_);
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    int get() const noexcept { return fd_; }
-
-private:
-    int fd_ = -1;
-};
 
 // pcap_activate's status codes say more than pcap_geterr does for the common operator mistakes.
 std::string activate_error(const std::string& interface_name, int status, const char* detail) {

@@ -20,33 +20,12 @@
 #include <utility>
 
 #include "prober/responder/fragment.h"
+#include "dataplane/unique_fd.h"
 
 namespace frag53::probe {
 
 namespace {
 
-// An owned file descriptor.
-class UniqueFd {
-public:
-    UniqueFd() noexcept = default;
-    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) reset(o.release());
-        return *this;
-    }
-    ~UniqueFd() { reset(); }
-    int get() const noexcept { return fd_; }
-    int release() noexcept { return std::exchange(fd_, -1); }
-    void reset(int fd = -1) noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 std::runtime_error sys_error(const std::string& what) {
     return std::runtime_error(what + ": " + std::strerror(errno));
