@@ -102,8 +102,10 @@ void Pipeline::advance_time(uint64_t ts) {
     } else if (ts + config_.query_timeout_ns < now_ns_) {
         // Time jumped back by more than a timeout: another capture (several files that are not
         // one continuous recording). What is pending belongs to a timeline that has ended.
-        ++counters_.time_jumps;
+        // The jump is counted after the old timeline's last records (replay workers number
+        // timelines by it).
         transactions_.drain([this](const PendingQuery& q) { on_unanswered(q, "end_of_input"); });
+        ++counters_.time_jumps;
         now_ns_ = ts;
     }
 

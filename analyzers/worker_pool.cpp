@@ -1,9 +1,13 @@
 #include "analyzers/worker_pool.h"
 
+#include <thread>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
+
+#include "analyzers/spsc_ring.h"
 
 namespace frag53 {
 
@@ -23,35 +27,6 @@ constexpr unsigned idle_polls_before_nap = 4096;
 constexpr auto idle_nap = std::chrono::microseconds(20);
 }  // namespace
 
-// A FIFO on one circular array that doubles when full and never shrinks. std::deque holds one
-// Record per node (a Record is larger than deque's node size), so it cost a malloc and a free
-// per record on the merging thread.
-template <typename T>
-class WorkerPool::Fifo {
-public:
-    bool empty() const noexcept { return size_ == 0; }
-    T& front() noexcept { return buf_[head_]; }
-    void pop_front() noexcept {
-        head_ = (head_ + 1) & (buf_.size() - 1);
-        --size_;
-    }
-    void push_back(T&& v) {
-        if (size_ == buf_.size()) grow();
-        buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
-        ++size_;
-    }
-
-private:
-    void grow() {
-        std::vector<T> bigger(std::max<size_t>(buf_.size() * 2, 256));
-        for (size_t i = 0; i < size_; ++i) bigger[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
-        buf_ = std::move(bigger);
-        head_ = 0;
-    }
-    std::vector<T> buf_;  // size 0 or a power of two
-    size_t head_ = 0, size_ = 0;
-};
-
 PacketBatch::PacketBatch() : arena(arena_bytes) { views.reserve(max_packets); }
 
 void PacketBatch::add(const PacketView& p) noexcept {
@@ -70,41 +45,83 @@ void PacketBatch::clear() noexcept {
     end = false;
 }
 
-// Findings leave a worker through its own queue; when it is full the worker waits (findings
-// are never dropped), and the reader drains while it waits for anything, so neither side can
-// block the other for good.
+namespace {
+// A thread waiting for another (for room in a ring, or for the slowest replay worker), which is
+// on the other core or needs this one.
+void back_off(unsigned& waits) {
+    if (++waits < 64) std::this_thread::yield();
+    else std::this_thread::sleep_for(idle_nap);
+}
+}  // namespace
+
+// Findings leave a worker through its own ring; when it is full the worker waits (findings
+// are never dropped), and the reader drains findings whatever else it waits for, so neither
+// side can block the other for good. The reader hands them on where they lie (a Finding is
+// 1.3 KB: one copy, not two).
 class WorkerPool::FindingQueue final : public FindingSink {
 public:
     FindingQueue() : q(finding_queue) {}
-    void on_finding(const Finding& f) override { q.wait_enqueue(f); }
-    moodycamel::BlockingReaderWriterCircularBuffer<Finding> q;
+    void on_finding(const Finding& f) override {
+        for (unsigned waits = 0; !q.try_emplace(f);) back_off(waits);
+    }
+    SpscRing<Finding> q;
 };
 
 // Transaction records must never hold a worker up: a full queue drops and counts.
 class WorkerPool::RecordQueue final : public TransactionRecordSink {
 public:
-    RecordQueue() : q(record_queue) {}
-    void on_query(const QueryRecord& r) override {
-        if (!q.try_enqueue(Record{r.ts_ns, r})) dropped.fetch_add(1, std::memory_order_relaxed);
-    }
-    void on_outcome(const OutcomeRecord& r) override {
-        if (!q.try_enqueue(Record{r.ts_ns, r})) dropped.fetch_add(1, std::memory_order_relaxed);
-    }
+    explicit RecordQueue(size_t capacity) : q(capacity) {}
+    void on_query(const QueryRecord& r) override { push(Record{r.ts_ns, epoch(), r}); }
+    void on_outcome(const OutcomeRecord& r) override { push(Record{r.ts_ns, epoch(), r}); }
     void on_material(ResponseMaterial&& m) override {
         const uint64_t ts = m.ts_ns;
-        if (!q.try_enqueue(Record{ts, std::move(m)})) dropped.fetch_add(1, std::memory_order_relaxed);
+        push(Record{ts, epoch(), std::move(m)});
     }
-    moodycamel::BlockingReaderWriterCircularBuffer<Record> q;
-    std::atomic<uint64_t> dropped{0};
+    SpscRing<Record> q;
+    std::atomic<uint64_t> dropped{0}, waited{0};
+    // Polled and replay modes: the pipeline whose time jumps number the timelines (dispatch
+    // mode settles the merge at a jump instead).
+    const Pipeline* timeline = nullptr;
+    // Replay mode: a full ring waits instead of dropping. The merge can empty it only up to the
+    // worker's progress, so before waiting the worker publishes the earliest time any record
+    // still to come can carry (`floor`, kept up to date per packet by the worker): that holds
+    // even when the records filling the ring all come from the burst being analyzed.
+    std::atomic<uint64_t>* progress_ts = nullptr;
+    std::atomic<uint64_t>* progress_epoch = nullptr;
+    uint64_t floor = 0;
+
+private:
+    uint64_t epoch() const noexcept { return timeline ? timeline->counters().time_jumps : 0; }
+    void push(Record&& r) {
+        if (q.try_emplace(std::move(r))) return;  // (only moved from when it went in)
+        if (progress_ts == nullptr) {
+            dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        waited.fetch_add(1, std::memory_order_relaxed);
+        progress_ts->store(floor, std::memory_order_release);
+        progress_epoch->store(epoch(), std::memory_order_release);
+        for (unsigned waits = 0; !q.try_emplace(std::move(r));) back_off(waits);
+    }
 };
 
 struct WorkerPool::Worker {
-    // Batches only for dispatch mode: a polled worker analyzes its sources' buffers in place.
-    Worker(const PipelineConfig& config, std::vector<PolledSource*> polled)
-        : in(batches_per_worker + 1), free(batches_per_worker + 1), sources(std::move(polled)) {
+    // Batches only for dispatch mode: a polled or replay worker analyzes its sources' buffers in
+    // place.
+    Worker(const PipelineConfig& config, std::vector<PolledSource*> polled, ReplayShard* replay = nullptr,
+           size_t replay_records = 0)
+        : records(replay ? replay_records : record_queue), in(batches_per_worker + 1),
+          free(batches_per_worker + 1), sources(std::move(polled)), shard(replay) {
         pipeline = std::make_unique<Pipeline>(config, findings);
         pipeline->set_record_sink(&records);
-        if (!sources.empty()) return;
+        if (shard != nullptr) {
+            records.progress_ts = &reached_ts;
+            records.progress_epoch = &reached_epoch;
+        }
+        if (!sources.empty() || shard != nullptr) {
+            records.timeline = pipeline.get();
+            return;
+        }
         for (auto& b : batches) {
             b = std::make_unique<PacketBatch>();
             free.try_enqueue(b.get());
@@ -119,17 +136,24 @@ struct WorkerPool::Worker {
     // Worker -> reader progress: batches done, and the packet time they reached.
     std::atomic<uint64_t> completed{0};
     std::atomic<uint64_t> reached_ts{0};
+    std::atomic<uint64_t> reached_epoch{0};  // polled and replay modes: reached_ts's timeline
     std::atomic<bool> done{false};
     std::vector<PolledSource*> sources;      // polled mode: what this worker polls
     std::atomic<bool> polling_done{false};   // polled mode: stopped polling, waits for finish
+    ReplayShard* shard = nullptr;            // replay mode: what this worker reads
+    // Replay mode: the frame number read last (all ones once the shard is exhausted), on a line
+    // of its own as the other workers read it on every burst.
+    struct alignas(64) {
+        std::atomic<uint64_t> value{0};
+    } read_frame;
     std::atomic<uint64_t> g_packets{0}, g_bytes{0}, g_dns_udp{0}, g_dns_tcp{0}, g_pending{0}, g_evicted{0};
     // Reader-side state.
     PacketBatch* current = nullptr;
     uint64_t dispatched = 0;
     uint64_t sent_ts = 0;
     uint64_t packets = 0;
-    Fifo<Record> pending;  // drained, waiting for the merge
     uint64_t progress_ts = 0;    // no record still to come from this worker is older than this
+    uint64_t progress_epoch = 0; // ... on this timeline
     std::array<uint64_t, batches_per_worker + 1> inflight_min_ts{};  // by dispatch number
 };
 
@@ -152,10 +176,23 @@ WorkerPool::WorkerPool(std::vector<std::vector<PolledSource*>> sources, const Pi
     start();
 }
 
+WorkerPool::WorkerPool(std::vector<ReplayShard*> shards, const PipelineConfig& config, FindingSink& sink,
+                       TransactionRecordSink* records, uint64_t max_lead_frames, size_t record_queue)
+    : config_(config), sink_(sink), records_(records), polled_(true), replay_(true),
+      max_lead_frames_(std::max<uint64_t>(max_lead_frames, 1)) {
+    std::erase(shards, nullptr);
+    for (ReplayShard* s : shards)
+        workers_.push_back(std::make_unique<Worker>(config_, std::vector<PolledSource*>{}, s, record_queue));
+    if (workers_.empty()) throw std::invalid_argument("WorkerPool: no shard to read");
+    start();
+}
+
 void WorkerPool::start() {
     for (auto& w : workers_) {
         Worker* wp = w.get();
-        w->thread = polled_ ? std::thread([this, wp] { run_polled(*wp); }) : std::thread([this, wp] { run(*wp); });
+        if (replay_) w->thread = std::thread([this, wp] { run_replay(*wp); });
+        else if (polled_) w->thread = std::thread([this, wp] { run_polled(*wp); });
+        else w->thread = std::thread([this, wp] { run(*wp); });
     }
 }
 
@@ -227,9 +264,11 @@ void WorkerPool::run_polled(Worker& w) {
             if (lo < reached) w.reached_ts.store(lo, std::memory_order_release);
             w.pipeline->process({burst.data(), n});
             src->release({burst.data(), n});
-            // The time the pipeline is at, as in dispatch mode not a running maximum.
+            // The time the pipeline is at, as in dispatch mode not a running maximum. The time
+            // before the timeline (the merge reads the timeline first, then the time).
             reached = burst[n - 1].ts_ns;
             w.reached_ts.store(reached, std::memory_order_release);
+            w.reached_epoch.store(w.pipeline->counters().time_jumps, std::memory_order_release);
             w.completed.fetch_add(1, std::memory_order_release);
             publish(w);
         }
@@ -253,6 +292,83 @@ void WorkerPool::run_polled(Worker& w) {
         }
         if (idle >= idle_polls_before_nap) std::this_thread::sleep_for(idle_nap);
     }
+    end_polling(w, reached);
+}
+
+// The frame the slowest replay worker has read up to.
+uint64_t WorkerPool::slowest_frame() const noexcept {
+    uint64_t f = std::numeric_limits<uint64_t>::max();
+    for (const auto& wp : workers_) f = std::min(f, wp->read_frame.value.load(std::memory_order_acquire));
+    return f;
+}
+
+// A replay worker: reads its shard, analyzes its own packets and lets the others' time pass
+// (advance_time is what a pipeline does first for every packet), publishes its progress after
+// every burst. It waits only when it is max_lead_frames_ ahead of the slowest worker, which
+// itself never waits, so the workers cannot all wait.
+void WorkerPool::run_replay(Worker& w) {
+    std::array<PacketView, polled_burst> burst;
+    std::array<bool, polled_burst> mine;
+    std::array<uint64_t, polled_burst> floor;
+    Pipeline& pipeline = *w.pipeline;
+    uint64_t reached = 0;
+    unsigned waits = 0;
+    while (!stop_polling_.load(std::memory_order_acquire)) {
+        const uint64_t slowest = slowest_frame();
+        const uint64_t max_frame = slowest > std::numeric_limits<uint64_t>::max() - max_lead_frames_
+                                       ? std::numeric_limits<uint64_t>::max()
+                                       : slowest + max_lead_frames_;
+        ReplayShard::Stop why = ReplayShard::Stop::full;
+        const size_t n = w.shard->next(burst, mine, max_frame, why);
+        if (n > 0) {
+            // A packet older than the progress already published (a capture slightly out of
+            // order) lowers it before its records exist.
+            uint64_t lo = reached;
+            for (size_t i = 0; i < n; ++i)
+                if (mine[i]) lo = std::min(lo, burst[i].ts_ns);
+            if (lo < reached) w.reached_ts.store(lo, std::memory_order_release);
+            // The earliest time a record can carry from packet i on: packet i's own (records of a
+            // timeout carry the pipeline's time, which is no earlier), or that of a later packet
+            // of this worker's that is out of order.
+            uint64_t later = std::numeric_limits<uint64_t>::max();
+            for (size_t i = n; i-- > 0;) {
+                floor[i] = std::min(later, burst[i].ts_ns);
+                if (mine[i]) later = std::min(later, burst[i].ts_ns);
+            }
+            for (size_t i = 0; i < n; ++i) {
+                w.records.floor = floor[i];
+                if (mine[i]) pipeline.process_packet(burst[i]);
+                else pipeline.advance_time(burst[i].ts_ns);
+            }
+            w.shard->release({burst.data(), n});
+            reached = burst[n - 1].ts_ns;
+            w.reached_ts.store(reached, std::memory_order_release);
+            w.reached_epoch.store(pipeline.counters().time_jumps, std::memory_order_release);
+            w.read_frame.value.store(burst[n - 1].frame, std::memory_order_release);
+            w.completed.fetch_add(1, std::memory_order_release);
+            publish(w);
+        }
+        if (why == ReplayShard::Stop::end) break;
+        if (why == ReplayShard::Stop::ahead) {
+            back_off(waits);
+        } else {
+            waits = 0;
+        }
+    }
+    w.read_frame.value.store(std::numeric_limits<uint64_t>::max(), std::memory_order_release);
+    end_polling(w, reached);
+}
+
+bool WorkerPool::input_done() const noexcept {
+    if (!replay_) return false;
+    for (const auto& wp : workers_)
+        if (!wp->polling_done.load(std::memory_order_acquire)) return false;
+    return true;
+}
+
+// A polled or replay worker stops reading and waits for finish(), which says the packet time
+// every worker ends at.
+void WorkerPool::end_polling(Worker& w, uint64_t reached) {
     w.polling_done.store(true, std::memory_order_release);
     while (!finish_.load(std::memory_order_acquire)) std::this_thread::sleep_for(poll_interval);
     const uint64_t end_ts = finish_ts_.load(std::memory_order_acquire);
@@ -285,9 +401,10 @@ void WorkerPool::send(Worker& w) {
     w.in.wait_enqueue(b);
 }
 
-void WorkerPool::service() {
-    if (polled_) poll(false);
-    else dispatch({});
+bool WorkerPool::service() {
+    if (polled_) return poll(false);
+    dispatch({});
+    return true;
 }
 
 void WorkerPool::dispatch(std::span<const PacketView> burst) {
@@ -350,16 +467,18 @@ void WorkerPool::settle() {
     poll(true);
 }
 
-void WorkerPool::poll(bool all) {
-    // Each worker's progress is read before its queue is drained: every record of the batches
-    // counted here is then already in `pending`, so the watermark never passes a record that is
-    // still in a queue (reading progress after draining let a batch finish in between).
+bool WorkerPool::poll(bool all) {
+    bool took = false;
     for (auto& wp : workers_) {
         if (polled_) {
-            // The worker's own progress: every record older than it is in the queue already.
+            // The worker's own progress: every record older than it is in the ring already.
+            // The timeline first: the worker stores it after the time, so a time read after it
+            // is never from an older timeline than the one read (at worst it is a later time,
+            // which the worker has passed, or from the next timeline, which holds back more).
+            wp->progress_epoch = wp->reached_epoch.load(std::memory_order_acquire);
             wp->progress_ts = wp->reached_ts.load(std::memory_order_acquire);
         } else {
-            // Records of completed batches are in the queue (published before `completed`); the
+            // Records of completed batches are in the ring (published before `completed`); the
             // batches still in flight can only add records from their earliest packet time on.
             const uint64_t done = wp->completed.load(std::memory_order_acquire);
             uint64_t progress = reader_ts_;
@@ -367,42 +486,50 @@ void WorkerPool::poll(bool all) {
                 progress = std::min(progress, wp->inflight_min_ts[k % wp->inflight_min_ts.size()]);
             wp->progress_ts = progress;
         }
-        // Only the records queued by now: those behind the progress just read are among them,
-        // and a worker that keeps producing as fast as this thread drains cannot pile records
-        // past its progress into `pending` (they would only wait there, in a growing buffer).
-        size_t n = all ? std::numeric_limits<size_t>::max() : wp->records.q.size_approx();
-        Finding f;
-        while (wp->findings.q.try_dequeue(f)) sink_.on_finding(f);
-        Record r;
-        while (n-- > 0 && wp->records.q.try_dequeue(r)) wp->pending.push_back(std::move(r));
+        while (Finding* f = wp->findings.q.front()) {
+            sink_.on_finding(*f);
+            wp->findings.q.pop();
+            took = true;
+        }
     }
-    merge_records(all);
+    return merge_records(all) || took;
 }
 
 // Transaction records reach the aggregator in packet-time order across workers: a record is
 // released once every worker has reached its time (a worker with nothing left to do has reached
-// the reader's time).
-void WorkerPool::merge_records(bool all) {
-    uint64_t watermark = std::numeric_limits<uint64_t>::max();
+// the reader's time). A record at or below every worker's progress is released whenever it
+// was queued: no record still to come is older. The records wait in the workers' rings, which
+// bound them.
+bool WorkerPool::merge_records(bool all) {
+    // Ordered by timeline, then by time (dispatch mode: one timeline, settled at each jump).
+    using Mark = std::pair<uint64_t, uint64_t>;
+    constexpr uint64_t top = std::numeric_limits<uint64_t>::max();
+    Mark watermark{top, top};
     if (!all) {
         for (auto& wp : workers_) {
-            watermark = std::min(watermark, wp->progress_ts);
+            watermark = std::min(watermark, Mark{wp->progress_epoch, wp->progress_ts});
         }
     }
+    bool took = false;
     for (;;) {
         Worker* best = nullptr;
+        Record* best_r = nullptr;
         for (auto& wp : workers_) {
-            if (wp->pending.empty() || wp->pending.front().ts_ns > watermark) continue;
-            if (best == nullptr || wp->pending.front().ts_ns < best->pending.front().ts_ns) best = wp.get();
+            Record* r = wp->records.q.front();
+            if (r == nullptr || Mark{r->epoch, r->ts_ns} > watermark) continue;
+            if (best_r == nullptr || Mark{r->epoch, r->ts_ns} < Mark{best_r->epoch, best_r->ts_ns}) {
+                best = wp.get();
+                best_r = r;
+            }
         }
-        if (best == nullptr) return;
-        Record& r = best->pending.front();
+        if (best == nullptr) return took;
         if (records_ != nullptr) {
-            if (auto* q = std::get_if<QueryRecord>(&r.body)) records_->on_query(*q);
-            else if (auto* o = std::get_if<OutcomeRecord>(&r.body)) records_->on_outcome(*o);
-            else records_->on_material(std::move(std::get<ResponseMaterial>(r.body)));
+            if (auto* q = std::get_if<QueryRecord>(&best_r->body)) records_->on_query(*q);
+            else if (auto* o = std::get_if<OutcomeRecord>(&best_r->body)) records_->on_outcome(*o);
+            else records_->on_material(std::move(std::get<ResponseMaterial>(best_r->body)));
         }
-        best->pending.pop_front();
+        best->records.q.pop();
+        took = true;
     }
 }
 
@@ -439,6 +566,7 @@ void WorkerPool::finish() {
     poll(true);
     for (auto& wp : workers_) {
         pool_counters_.records_dropped += wp->records.dropped.load(std::memory_order_relaxed);
+        pool_counters_.records_waited += wp->records.waited.load(std::memory_order_relaxed);
         pool_counters_.packets_per_worker.push_back(polled_ ? wp->pipeline->counters().packets : wp->packets);
     }
     finished_ = true;
@@ -463,7 +591,9 @@ WorkerGauges WorkerPool::gauges(std::vector<uint64_t>* per_worker) const {
 PipelineCounters WorkerPool::counters() const {
     PipelineCounters c;
     for (const auto& wp : workers_) c.merge(wp->pipeline->counters());
-    c.time_jumps = time_jumps_;
+    // Dispatch mode: the reader saw every packet. Polled and replay workers saw every packet's
+    // time, and the counters took the largest count.
+    if (!polled_) c.time_jumps = time_jumps_;
     return c;
 }
 

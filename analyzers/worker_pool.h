@@ -11,6 +11,12 @@
 // Polled mode: when the NIC already spreads packets by the same symmetric address-pair hash
 // (RSS), each worker polls its own RX queues and analyzes the packets where they lie; the
 // calling thread only takes what the workers produce (service()) and merges it.
+//
+// Replay mode: the same for a recording. Every worker reads all of it and analyzes its share of
+// address pairs (ReplayShard); the time of the other packets still reaches its pipeline, so
+// timeouts fire where one pipeline's would. A worker may run ahead of the slowest by a bounded
+// number of frames. Records carry the timeline they belong to (a recording made of captures that
+// are not one continuous time line jumps back), so the merge needs no barrier at a jump.
 #pragma once
 
 #include <atomic>
@@ -54,7 +60,8 @@ struct WorkerGauges {
 };
 
 struct WorkerPoolCounters {
-    uint64_t records_dropped = 0;  // transaction records lost to a full queue (never waited on)
+    uint64_t records_dropped = 0;  // transaction records lost to a full queue (dispatch, polled)
+    uint64_t records_waited = 0;   // replay mode: a worker waited for room in its record queue
     uint64_t ticks = 0;            // time advances sent to idle workers
     std::vector<uint64_t> packets_per_worker;
 };
@@ -69,6 +76,18 @@ public:
     // delivers packets in time order, as a NIC queue stamped on arrival or a recording does.
     WorkerPool(std::vector<std::vector<PolledSource*>> sources, const PipelineConfig& config,
                FindingSink& sink, TransactionRecordSink* records);
+    // Replay mode: worker i reads shards[i], a recording that every worker reads whole, and
+    // analyzes its share (the shards outlive the pool). The workers run as fast as they can but
+    // no further than `max_lead_frames` frames ahead of the slowest one, which bounds the
+    // records waiting for the merge. service() every millisecond or so until input_done().
+    // `record_queue` (a power of two) is what each worker's record ring holds: a full one makes
+    // the worker wait, so the merge always gets every record.
+    WorkerPool(std::vector<ReplayShard*> shards, const PipelineConfig& config, FindingSink& sink,
+               TransactionRecordSink* records, uint64_t max_lead_frames = default_max_lead_frames,
+               size_t record_queue = default_replay_record_queue);
+    static constexpr uint64_t default_max_lead_frames = 16384;
+    // About one record per frame the workers may be apart.
+    static constexpr size_t default_replay_record_queue = size_t{1} << 14;
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
@@ -78,12 +97,15 @@ public:
     // Reader, between bursts or while idle: takes the workers' findings and records (and, in
     // dispatch mode, lets idle workers see time pass). Polled mode needs it every millisecond
     // or so: a worker waits when its finding queue is full.
-    void service();
+    // Returns whether it took anything.
+    bool service();
     // End of input (dispatch mode) or of capture (polled mode: the workers stop polling, each is
     // brought to the latest packet time any of them reached): every pipeline finishes, the
     // threads are joined, everything is drained.
     void finish();
     bool polled() const noexcept { return polled_; }
+    // Replay mode: every worker has read all of its shard (finish() may come now).
+    bool input_done() const noexcept;
 
     size_t workers() const noexcept { return workers_.size(); }
     PipelineCounters counters() const;  // summed over the workers
@@ -97,10 +119,11 @@ private:
     // an outcome each carry a name; a record holding all three kinds was twice the size).
     struct Record {
         uint64_t ts_ns = 0;
+        // Polled and replay modes: the timeline the record belongs to (the worker's pipeline
+        // counts time jumps back); records of an earlier timeline are merged first.
+        uint64_t epoch = 0;
         std::variant<QueryRecord, OutcomeRecord, ResponseMaterial> body;
     };
-    template <typename T>
-    class Fifo;
     class FindingQueue;
     class RecordQueue;
     struct Worker;
@@ -108,13 +131,16 @@ private:
     void start();
     void run(Worker& w);
     void run_polled(Worker& w);
+    void run_replay(Worker& w);
+    void end_polling(Worker& w, uint64_t reached);
+    uint64_t slowest_frame() const noexcept;
     void publish(Worker& w);
     uint64_t latest_reached() const noexcept;
     PacketBatch* take_batch(Worker& w);
     void send(Worker& w);
-    void poll(bool all);
+    bool poll(bool all);
     void settle();  // every dispatched batch processed and every record merged
-    void merge_records(bool all);
+    bool merge_records(bool all);
 
     PipelineConfig config_;
     FindingSink& sink_;
@@ -125,6 +151,8 @@ private:
     WorkerPoolCounters pool_counters_;
     bool finished_ = false;
     bool polled_ = false;
+    bool replay_ = false;
+    uint64_t max_lead_frames_ = default_max_lead_frames;
     // Polled mode: the reader tells the workers to stop polling, then when to finish and at
     // what packet time (finish_ts_ is written before finish_ is set).
     std::atomic<bool> stop_polling_{false};

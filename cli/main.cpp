@@ -25,6 +25,7 @@
 #include "analyzers/summary_json.h"
 #include "analyzers/worker_pool.h"
 #include "dataplane/pcap_file_source.h"
+#include "dataplane/pcap_shard.h"
 #include "dataplane/pcap_live_source.h"
 #include "dataplane/privileges.h"
 #include "prober/command.h"
@@ -272,8 +273,10 @@ class Engine {
 public:
     // `polled`: one list of sources per worker, which polls them itself (DPDK queues filled by
     // symmetric RSS); feed() is then not used and idle() must be called every millisecond or so.
+    // `shards`: one per worker, each reading the whole recording (replay mode); the same rule.
     explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr,
-                    std::vector<std::vector<frag53::PolledSource*>> polled = {})
+                    std::vector<std::vector<frag53::PolledSource*>> polled = {},
+                    std::vector<frag53::ReplayShard*> shards = {})
         : o_(o) {
         if (!o.events.empty()) {
             events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
@@ -299,7 +302,9 @@ public:
         agg.dnssec_expiring_window_s = static_cast<uint64_t>(std::llround(o.dnssec_expiring_days * 86400.0));
         aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
         const PipelineConfig config = pipeline_config(o);
-        if (!polled.empty()) {
+        if (!shards.empty()) {
+            pool_ = std::make_unique<frag53::WorkerPool>(std::move(shards), config, fanout_, aggregator_.get());
+        } else if (!polled.empty()) {
             pool_ = std::make_unique<frag53::WorkerPool>(std::move(polled), config, fanout_, aggregator_.get());
         } else if (o.workers <= 1) {
             // One pipeline on this thread: no copies, no queues.
@@ -315,10 +320,10 @@ public:
         if (pipeline_) pipeline_->process(burst); else pool_->dispatch(burst);
     }
     // Nothing captured for a while (or, polled, every millisecond): hand over what the workers
-    // found.
-    void idle() {
-        if (pool_) pool_->service();
-    }
+    // found. Returns whether there was anything.
+    bool idle() { return pool_ && pool_->service(); }
+    // Replay mode: every worker has read the whole recording.
+    bool input_done() const noexcept { return pool_ && pool_->input_done(); }
     void flush_events() {
         if (events_) events_->flush();
     }
@@ -411,7 +416,47 @@ private:
     uint64_t packets_ = 0;
 };
 
+// What a file run prints and writes; its exit code.
+int report_analyze(const AnalyzeOptions& o, Engine& engine, const std::vector<frag53::SourceError>& errors) {
+    RunInfo run;
+    run.inputs = o.files;
+    run.errors = errors;
+    run.size_threshold = o.size_threshold;
+    for (const auto& e : run.errors)
+        // The message names the file already.
+        std::fprintf(stderr, "frag53: %s (%llu packets read%s)\n", e.message.c_str(),
+                     static_cast<unsigned long long>(e.packets_read),
+                     e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
+    if (g_stop.load()) std::fprintf(stderr, "frag53: stopped by a signal; the report covers what was read\n");
+    if (!engine.write_outputs(run, o.files, o.filter)) return 2;
+    return run.errors.empty() ? 0 : 1;
+}
+
+// Several workers each read the files themselves and analyze their share of address pairs
+// (WorkerPool replay mode): no thread copies packets for another. Standard input can be read
+// only once, so with "-" one thread reads and dispatches.
+int run_analyze_sharded(const AnalyzeOptions& o) {
+    std::vector<std::unique_ptr<frag53::PcapShard>> shards;
+    std::vector<frag53::ReplayShard*> views;
+    for (size_t i = 0; i < o.workers; ++i) {
+        shards.push_back(std::make_unique<frag53::PcapShard>(o.files, o.filter, static_cast<uint32_t>(i),
+                                                             static_cast<uint32_t>(o.workers)));
+        views.push_back(shards.back().get());
+    }
+    Engine engine(o, nullptr, {}, std::move(views));
+    install_stop_handlers();
+    while (!g_stop.load(std::memory_order_relaxed) && !engine.input_done()) {
+        // The workers read and analyze; this thread writes their findings and merges their
+        // records, and naps when there was nothing to take.
+        if (!engine.idle()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    engine.finish();
+    return report_analyze(o, engine, shards.front()->errors());
+}
+
 int run_analyze(const AnalyzeOptions& o) {
+    if (o.workers > 1 && std::find(o.files.begin(), o.files.end(), "-") == o.files.end())
+        return run_analyze_sharded(o);
     Engine engine(o);
     install_stop_handlers();
     PcapFileSource source(o.files, o.filter);
@@ -423,20 +468,9 @@ int run_analyze(const AnalyzeOptions& o) {
         source.release({burst.data(), n});
     }
     engine.finish();
-
-    RunInfo run;
-    run.inputs = o.files;
-    run.errors = source.errors();
-    run.size_threshold = o.size_threshold;
-    for (const auto& e : run.errors)
-        // The message names the file already.
-        std::fprintf(stderr, "frag53: %s (%llu packets read%s)\n", e.message.c_str(),
-                     static_cast<unsigned long long>(e.packets_read),
-                     e.file_skipped ? ", file skipped" : "; what was read before is analyzed");
-    if (g_stop.load()) std::fprintf(stderr, "frag53: stopped by a signal; the report covers what was read\n");
-    if (!engine.write_outputs(run, o.files, o.filter)) return 2;
-    return run.errors.empty() ? 0 : 1;
+    return report_analyze(o, engine, source.errors());
 }
+
 
 int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     frag53::PcapLiveOptions po;

@@ -36,4 +36,24 @@ public:
     virtual uint64_t clock_now_ns() const noexcept = 0;
 };
 
+// One worker's share of a recording that every worker reads whole: the worker analyzes the
+// packets whose address pair hashes to it (as symmetric RSS would give it) and only sees the
+// time of the others, so its timeouts fire at the same packet as one pipeline's would. No thread
+// copies packets for another; the reads are repeated instead (the page cache serves them).
+class ReplayShard {
+public:
+    enum class Stop {
+        full,   // `out` is full, or the packets read so far must be analyzed before reading on
+        ahead,  // the next packet's frame number is above max_frame: wait for the others
+        end,    // the recording is exhausted
+    };
+    virtual ~ReplayShard() = default;
+    // Reads on from the last packet given out. Every packet read is in `out` (views valid until
+    // release()); mine[i] says whether out[i] is this shard's to analyze. Stops before a packet
+    // numbered above `max_frame`.
+    virtual size_t next(std::span<PacketView> out, std::span<bool> mine, uint64_t max_frame,
+                        Stop& why) noexcept = 0;
+    virtual void release(std::span<const PacketView> views) noexcept = 0;
+};
+
 }  // namespace frag53

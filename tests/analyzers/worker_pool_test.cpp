@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 #include <chrono>
 #include <map>
 #include <random>
@@ -135,6 +137,211 @@ private:
     size_t next_ = 0;
     size_t held_ = 0;
 };
+
+// A recording every replay worker reads whole, in bursts of 1-64 packets. It checks, on every
+// read, that the pool never lets it run more than `lead` frames ahead of the slowest shard.
+struct ShardGroup {
+    std::vector<PacketView> views;
+    size_t workers = 1;
+    uint64_t lead = 0;
+    std::vector<std::atomic<uint64_t>> position;  // frames given out, per shard
+    std::atomic<uint64_t> too_far{0};
+    std::atomic<uint64_t> waited{0};
+    explicit ShardGroup(size_t n) : workers(n), position(n) {}
+};
+
+class FakeShard final : public ReplayShard {
+public:
+    FakeShard(ShardGroup& g, size_t index) : g_(g), index_(index), rng_(static_cast<unsigned>(index + 5)) {}
+    size_t next(std::span<PacketView> out, std::span<bool> mine, uint64_t max_frame, Stop& why) noexcept override {
+        why = Stop::full;
+        if (next_ == g_.views.size()) {
+            why = Stop::end;
+            return 0;
+        }
+        uint64_t slowest = std::numeric_limits<uint64_t>::max();
+        for (const auto& p : g_.position) slowest = std::min(slowest, p.load());
+        size_t n = 0;
+        const size_t want = std::min({out.size(), mine.size(), size_t{1} + rng_() % 64});
+        while (n < want && next_ < g_.views.size()) {
+            const PacketView& v = g_.views[next_];
+            if (v.frame > max_frame) {
+                why = Stop::ahead;
+                g_.waited.fetch_add(1);
+                break;
+            }
+            // The pool's bound is computed from positions it saw published, which are never
+            // ahead of the ones kept here.
+            if (v.frame > slowest + g_.lead) g_.too_far.fetch_add(1);
+            out[n] = v;
+            mine[n] = worker_of_view(v) == index_;
+            ++n;
+            ++next_;
+        }
+        g_.position[index_].store(next_ == g_.views.size() ? std::numeric_limits<uint64_t>::max() : next_);
+        held_ += n;
+        return n;
+    }
+    void release(std::span<const PacketView> v) noexcept override { held_ -= v.size(); }
+    size_t held() const noexcept { return held_; }
+
+private:
+    size_t worker_of_view(const PacketView& v) const {
+        IpAddress a, b;
+        if (!frame_addresses(v, a, b)) return 0;
+        return symmetric_pair_hash(a, b) % g_.workers;
+    }
+    ShardGroup& g_;
+    size_t index_;
+    std::mt19937 rng_;
+    size_t next_ = 0;
+    size_t held_ = 0;
+};
+
+// Findings with their packet time: replay workers see every packet's time, so even the timeouts
+// fire at the same packet as in one pipeline.
+using TimedKey = std::tuple<int, std::string, uint64_t, std::vector<uint64_t>>;
+std::vector<TimedKey> timed_keys(const std::vector<Finding>& findings) {
+    std::vector<TimedKey> out;
+    for (const Finding& f : findings)
+        out.emplace_back(static_cast<int>(f.code), std::string(f.reason), f.ts_ns,
+                         std::vector<uint64_t>(f.frames.begin(), f.frames.begin() + f.frame_count));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+struct ReplayRun {
+    testing::CollectingSink sink;
+    RecordLog records;
+    PipelineCounters counters;
+    WorkerPoolCounters pool;
+};
+
+void replay(const std::vector<Frame>& frames, size_t workers, uint64_t lead, ReplayRun& run,
+            TransactionRecordSink* records = nullptr,
+            size_t record_queue = WorkerPool::default_replay_record_queue) {
+    ShardGroup group(workers);
+    group.lead = lead;
+    for (const Frame& f : frames) group.views.push_back(f.view);
+    std::vector<std::unique_ptr<FakeShard>> shards;
+    std::vector<ReplayShard*> list;
+    for (size_t w = 0; w < workers; ++w) {
+        shards.push_back(std::make_unique<FakeShard>(group, w));
+        list.push_back(shards.back().get());
+    }
+    WorkerPool pool(list, PipelineConfig{}, run.sink, records ? records : &run.records, lead, record_queue);
+    EXPECT_TRUE(pool.polled());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!pool.input_done() && std::chrono::steady_clock::now() < deadline) {
+        if (!pool.service()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    EXPECT_TRUE(pool.input_done());
+    pool.finish();
+    run.counters = pool.counters();
+    run.pool = pool.pool_counters();
+    EXPECT_EQ(group.too_far.load(), 0u) << "a shard ran more than " << lead << " frames ahead";
+    for (const auto& s : shards) EXPECT_EQ(s->held(), 0u) << "every burst released";
+    if (lead < 64) {
+        EXPECT_GT(group.waited.load(), 0u) << "a lead this short makes workers wait";
+    }
+}
+
+// Every worker reads everything and analyzes its share: the same findings, at the same packet
+// times, as one pipeline; records merged in time order; nothing dropped, whatever the lead.
+TEST(WorkerPool, ReplayModeMatchesOnePipeline) {
+    for (size_t workers : {1, 2, 3}) {
+        for (uint64_t lead : {uint64_t{16}, uint64_t{200}, WorkerPool::default_max_lead_frames}) {
+            const auto frames = traffic(std::max<size_t>(workers, 2), 0);
+            Reference ref;
+            reference(frames, ref);
+            ASSERT_GT(ref.findings.count(FindingCode::dns_unanswered), 0u);
+            ReplayRun run;
+            replay(frames, workers, lead, run);
+            const std::string what = std::to_string(workers) + " workers, lead " + std::to_string(lead);
+            EXPECT_EQ(timed_keys(run.sink.findings), timed_keys(ref.findings.findings)) << what;
+            EXPECT_EQ(run.records.log.size(), ref.records.log.size()) << what;
+            EXPECT_EQ(kinds(run.records), kinds(ref.records)) << what;
+            EXPECT_TRUE(time_ordered(run.records)) << what;
+            EXPECT_EQ(run.counters.packets, frames.size()) << what;
+            EXPECT_EQ(run.pool.records_dropped, 0u) << what;
+            ASSERT_EQ(run.pool.packets_per_worker.size(), workers) << what;
+        }
+    }
+}
+
+// Two recordings one after the other, the second made earlier: the records of the first reach
+// the aggregator before any of the second although the workers cross the jump at different
+// moments, and the jump is counted once, as one pipeline counts it.
+TEST(WorkerPool, ReplayModeMergesTimelinesInOrder) {
+    auto frames = traffic(2, 1);
+    auto second = traffic(2, 0);
+    const uint64_t first_end = frames.back().view.ts_ns;
+    for (Frame& f : second) {
+        f.view.ts_ns -= 500'000'000;  // before the first recording's start (1 s)
+        frames.push_back(std::move(f));
+    }
+    for (size_t i = 0; i < frames.size(); ++i) frames[i].view.frame = i + 1;
+    Reference ref;
+    reference(frames, ref);
+    ReplayRun run;
+    replay(frames, 2, 300, run);
+    EXPECT_EQ(run.counters.time_jumps, 1u);
+    EXPECT_EQ(timed_keys(run.sink.findings), timed_keys(ref.findings.findings));
+    EXPECT_EQ(kinds(run.records), kinds(ref.records));
+    // One drop back in time, where the second recording starts; in order on either side.
+    size_t drops = 0, at = 0;
+    for (size_t i = 1; i < run.records.log.size(); ++i) {
+        if (run.records.log[i].second < run.records.log[i - 1].second) {
+            ++drops;
+            at = i;
+        }
+    }
+    EXPECT_EQ(drops, 1u);
+    ASSERT_GT(at, 0u);
+    EXPECT_GT(run.records.log[at - 1].second, 2 * sec);
+    EXPECT_LE(run.records.log[at - 1].second, first_end);
+    EXPECT_LT(run.records.log[at].second, 1 * sec);
+}
+
+// An aggregator slower than the workers: a full record ring makes a replay worker wait (after
+// saying how far its records are certain, so the merge can empty the ring) instead of dropping.
+class SlowRecords final : public TransactionRecordSink {
+public:
+    void on_query(const QueryRecord& r) override { step('q', r.ts_ns); }
+    void on_outcome(const OutcomeRecord& r) override { step(r.answered ? 'a' : 'u', r.ts_ns); }
+    void on_material(ResponseMaterial&& m) override { step('m', m.ts_ns); }
+    RecordLog log;
+
+private:
+    void step(char k, uint64_t ts) {
+        log.log.emplace_back(k, ts);
+        if (log.log.size() % 512 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+};
+
+// Rings of 256 records fill with many bursts' records; rings of 4 with the records of the very
+// burst being analyzed, which the merge can take only because the worker says how far they go.
+TEST(WorkerPool, ReplayModeWaitsInsteadOfDroppingRecords) {
+    auto frames = traffic(2, 0);
+    Reference ref;
+    reference(frames, ref);
+    for (size_t ring : {size_t{256}, size_t{4}}) {
+        SlowRecords slow;
+        ReplayRun run;
+        replay(frames, 2, uint64_t{1} << 40, run, &slow, ring);
+        EXPECT_GT(run.pool.records_waited, 0u) << "ring " << ring << " never filled: the test shows nothing";
+        EXPECT_EQ(run.pool.records_dropped, 0u) << ring;
+        EXPECT_EQ(kinds(slow.log), kinds(ref.records)) << ring;
+        EXPECT_TRUE(time_ordered(slow.log)) << ring;
+        EXPECT_EQ(timed_keys(run.sink.findings), timed_keys(ref.findings.findings)) << ring;
+    }
+}
+
+TEST(WorkerPool, ReplayModeNeedsAShard) {
+    testing::CollectingSink sink;
+    EXPECT_THROW(WorkerPool(std::vector<ReplayShard*>{nullptr}, PipelineConfig{}, sink, nullptr),
+                 std::invalid_argument);
+}
 
 TEST(WorkerPool, DispatchModeMatchesOnePipeline) {
     const auto frames = traffic(2, 0);

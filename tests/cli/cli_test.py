@@ -142,6 +142,16 @@ with tempfile.TemporaryDirectory() as tmp:
             rc, sj, ej = run_workers(j, k)
             check(f"{j} workers (run {k + 1}): same summary as one", rc == rc1 and sj == s1)
             check(f"{j} workers (run {k + 1}): same findings as one", ej == e1, f"{len(ej)} vs {len(e1)} lines")
+    # Standard input can be read once only: one thread reads it and dispatches to the workers.
+    big = os.path.join(pcaps, "big-answers.pcap")
+    s_file, s_stdin = os.path.join(tmp, "file.json"), os.path.join(tmp, "stdin.json")
+    subprocess.run([frag53, "analyze", big, "-q", "--summary-json", s_file], check=True, timeout=120)
+    with open(big, "rb") as f:
+        r = subprocess.run([frag53, "analyze", "-", "-q", "-j", "2", "--summary-json", s_stdin], stdin=f,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    a, b = json.load(open(s_file)), json.load(open(s_stdin))
+    a.pop("input", None), b.pop("input", None)
+    check("-j 2 on standard input: same summary as one worker on the file", r.returncode == 0 and a == b)
 
 # qname rules and --only-zones, checked against tshark's reading of the same capture: a rule
 # matches every query (QR=0) whose name it covers; --only-zones keeps exactly the messages whose
