@@ -85,8 +85,7 @@ Pipeline::Pipeline(const PipelineConfig& config, FindingSink& sink)
       transactions_(config.max_pending),
       fragments_(config.fragments),
       tcp_(tcp_config(config), *this),
-      tc_watch_(config.tc_watch_capacity),
-      framers_(config.tcp_max_connections) {
+      tc_watch_(config.tc_watch_capacity) {
     for (uint16_t p : config_.dns_ports) dns_ports_.set(p);
     if (config_.rules) rule_matcher_.emplace(config_.rules);
     if (config_.only_zones) zone_filter_.emplace(config_.only_zones);
@@ -797,6 +796,10 @@ void Pipeline::on_data(const TcpData& d) noexcept {
 }
 
 void Pipeline::on_event(const TcpEvent& e) noexcept {
+    // The framers grow with the reassembler's connection slots, which it also adds only as
+    // needed (up to tcp_max_connections): 4,096 pairs built up front were 2.4 MB written at
+    // start, for captures that mostly carry a few connections at a time.
+    if (e.conn->slot >= framers_.size()) framers_.resize(size_t{e.conn->slot} + 1);
     auto& framers = framers_[e.conn->slot];
     tcp_conn_ = e.conn;
     tcp_dir_ = e.dir;

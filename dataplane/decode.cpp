@@ -485,24 +485,42 @@ void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept {
     decode_l3(r.rest(), wire_len - out.l3_offset, expect, out);
 }
 
-bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noexcept {
-    DecodedPacket scratch;
-    WireReader r(pkt.data);
-    uint8_t expect = 0;
-    if (!locate_l3(pkt, r, expect, scratch) || r.remaining() == 0) return false;
-    const auto version = static_cast<uint8_t>(static_cast<unsigned>(r.rest()[0]) >> 4);
+namespace {
+
+// The addresses of the IP header at the start of `l3`, when its version is `expect` (any when 0).
+bool l3_addresses(Bytes l3, uint8_t expect, IpAddress& src, IpAddress& dst) noexcept {
+    if (l3.empty()) return false;
+    const auto version = static_cast<uint8_t>(static_cast<unsigned>(l3[0]) >> 4);
     if (expect != 0 && version != expect) return false;
-    if (version == 4 && r.remaining() >= 20) {
-        src = IpAddress::v4(r.rest().data() + 12);
-        dst = IpAddress::v4(r.rest().data() + 16);
+    if (version == 4 && l3.size() >= 20) {
+        src = IpAddress::v4(l3.data() + 12);
+        dst = IpAddress::v4(l3.data() + 16);
         return true;
     }
-    if (version == 6 && r.remaining() >= 40) {
-        src = IpAddress::v6(r.rest().data() + 8);
-        dst = IpAddress::v6(r.rest().data() + 24);
+    if (version == 6 && l3.size() >= 40) {
+        src = IpAddress::v6(l3.data() + 8);
+        dst = IpAddress::v6(l3.data() + 24);
         return true;
     }
     return false;
+}
+
+}  // namespace
+
+bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noexcept {
+    // Untagged Ethernet, most of any capture, without the general walk: every replay worker asks
+    // this of every frame of the recording.
+    if (pkt.link_type == static_cast<uint16_t>(LinkType::ethernet) && pkt.data.size() >= kEthernetHeader) {
+        const auto ethertype = static_cast<uint16_t>(static_cast<unsigned>(pkt.data[12]) << 8 |
+                                                     static_cast<unsigned>(pkt.data[13]));
+        const uint8_t expect = ip_version_of_ethertype(ethertype);
+        if (expect != 0) return l3_addresses(pkt.data.subspan(kEthernetHeader), expect, src, dst);
+    }
+    DecodedPacket scratch;
+    WireReader r(pkt.data);
+    uint8_t expect = 0;
+    if (!locate_l3(pkt, r, expect, scratch)) return false;
+    return l3_addresses(r.rest(), expect, src, dst);
 }
 
 }  // namespace frag53

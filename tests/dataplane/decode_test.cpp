@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <random>
 #include <vector>
 
 namespace frag53 {
@@ -887,6 +888,78 @@ TEST(IpAddressText, InetNtopForms) {
     v6[15] = std::byte{0x01};
     EXPECT_EQ(IpAddress::v6(v6).to_string(), "fe80::1");
     EXPECT_EQ(IpAddress{}.to_string(), "");
+}
+
+// frame_addresses: what the worker dispatch and the replay shards hash.
+std::vector<std::byte> to_bytes(const std::vector<uint8_t>& v) {
+    std::vector<std::byte> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) out[i] = std::byte{v[i]};
+    return out;
+}
+
+bool addresses_of(const std::vector<std::byte>& f, uint16_t link, IpAddress& a, IpAddress& b) {
+    PacketView v;
+    v.data = Bytes(f.data(), f.size());
+    v.wire_len = static_cast<uint32_t>(f.size());
+    v.link_type = link;
+    return frame_addresses(v, a, b);
+}
+
+TEST(FrameAddresses, EthernetVlanAndMismatches) {
+    std::vector<uint8_t> ip4 = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2};
+    std::vector<uint8_t> eth = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00};
+    auto frame = eth;
+    frame.insert(frame.end(), ip4.begin(), ip4.end());
+    IpAddress a, b;
+    ASSERT_TRUE(addresses_of(to_bytes(frame), 1, a, b));
+    EXPECT_EQ(a.to_string(), "198.18.0.1");
+    EXPECT_EQ(b.to_string(), "198.18.0.2");
+    // One 802.1Q tag: the general walk.
+    auto tagged = std::vector<uint8_t>(eth.begin(), eth.begin() + 12);
+    tagged.insert(tagged.end(), {0x81, 0x00, 0x00, 0x05, 0x08, 0x00});
+    tagged.insert(tagged.end(), ip4.begin(), ip4.end());
+    ASSERT_TRUE(addresses_of(to_bytes(tagged), 1, a, b));
+    EXPECT_EQ(b.to_string(), "198.18.0.2");
+    // IPv6 ethertype over an IPv4 header, a header cut short, no IP at all.
+    auto wrong = frame;
+    wrong[12] = 0x86, wrong[13] = 0xDD;
+    EXPECT_FALSE(addresses_of(to_bytes(wrong), 1, a, b));
+    EXPECT_FALSE(addresses_of(to_bytes(std::vector<uint8_t>(frame.begin(), frame.end() - 1)), 1, a, b));
+    EXPECT_FALSE(addresses_of(to_bytes(std::vector<uint8_t>(frame.begin(), frame.begin() + 14)), 1, a, b));
+    EXPECT_FALSE(addresses_of(to_bytes(std::vector<uint8_t>(frame.begin(), frame.begin() + 13)), 1, a, b));
+    auto arp = frame;
+    arp[13] = 0x06;
+    EXPECT_FALSE(addresses_of(to_bytes(arp), 1, a, b));
+}
+
+// Untagged Ethernet takes a short path; Linux cooked capture (the same ethertype, another
+// header) takes the general one. On random and damaged headers both give the same answer.
+TEST(FrameAddresses, EthernetShortPathAgreesWithTheGeneralWalk) {
+    std::mt19937 rng(11);
+    const uint16_t types[] = {0x0800, 0x86DD, 0x8100, 0x88A8, 0x0806, 0x1234};
+    size_t found = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::vector<uint8_t> l3(rng() % 64);
+        for (auto& x : l3) x = static_cast<uint8_t>(rng());
+        if (!l3.empty() && rng() % 2) l3[0] = static_cast<uint8_t>((rng() % 2 ? 0x40 : 0x60) | (l3[0] & 0x0F));
+        const uint16_t et = types[rng() % 6];
+        std::vector<uint8_t> eth(12, 0xAA), sll = {0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0};
+        for (auto* h : {&eth, &sll}) {
+            h->push_back(static_cast<uint8_t>(et >> 8));
+            h->push_back(static_cast<uint8_t>(et));
+            h->insert(h->end(), l3.begin(), l3.end());
+        }
+        IpAddress a1, b1, a2, b2;
+        const bool r1 = addresses_of(to_bytes(eth), 1, a1, b1);
+        const bool r2 = addresses_of(to_bytes(sll), 113, a2, b2);
+        ASSERT_EQ(r1, r2) << i;
+        if (r1) {
+            ++found;
+            EXPECT_EQ(a1, a2);
+            EXPECT_EQ(b1, b2);
+        }
+    }
+    EXPECT_GT(found, 500u);
 }
 
 }  // namespace
