@@ -171,7 +171,9 @@ private:
     FindingSink& sink_;
     CountingSink counting_{*this};
     std::unique_ptr<DnssecChecks> dnssec_;
-    std::vector<History, BigTableAllocator<History>> history_;
+    // Hashed by client and question; a zeroed slot is unused (`used` is checked first, a claimed
+    // slot is assigned a fresh History), so only the pages of slots in use are ever touched.
+    ZeroedTable<History> history_;
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
     uint64_t servers_untracked_ = 0;
     uint64_t history_evictions_ = 0;

@@ -168,8 +168,10 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Zone>, ZoneKeyHash, std::equal_to<>> zones_;  // by lower-case wire name
     std::unordered_set<uint64_t> checked_;    // signatures checked (hash of signed data + signature)
     std::unordered_set<uint64_t> reported_;   // validity findings already made (once each)
-    std::vector<QuestionSlot, BigTableAllocator<QuestionSlot>> questions_;
-    std::vector<ResolverSlot, BigTableAllocator<ResolverSlot>> resolvers_;
+    // Zeroed slots are unused ones (`used` is checked first, a claimed slot is assigned a fresh
+    // slot): the few hundred questions of a capture touch a few hundred pages of these tables.
+    ZeroedTable<QuestionSlot> questions_;
+    ZeroedTable<ResolverSlot> resolvers_;
 };
 
 }  // namespace frag53

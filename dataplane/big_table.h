@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
 
 namespace frag53 {
 
@@ -19,6 +20,35 @@ inline constexpr size_t big_table_threshold = size_t{1} << 20;
 // big_table_free and the same size.
 void* big_table_alloc(size_t bytes);
 void big_table_free(void* p, size_t bytes) noexcept;
+
+// Zeroed memory on 4 KiB pages, for a table used sparsely: a few hundred slots hashed over
+// megabytes touch a few hundred small pages, where huge pages would each be zeroed whole
+// (2 MiB for one slot). Free with big_table_free.
+void* sparse_table_alloc(size_t bytes);
+
+// A fixed number of slots in zeroed memory that is never written until a slot is used: all-zero
+// bytes must be an unused slot of T (for instance a leading `bool used = false` that every
+// lookup checks first, with a claimed slot assigned a fresh T{}). T is an implicit-lifetime
+// type, so the zeroed bytes hold valid objects without a constructor running over the table.
+template <class T>
+class ZeroedTable {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+
+public:
+    explicit ZeroedTable(size_t n)
+        : n_(n == 0 ? 1 : n), p_(static_cast<T*>(sparse_table_alloc(n_ * sizeof(T)))) {}
+    ~ZeroedTable() { big_table_free(p_, n_ * sizeof(T)); }
+    ZeroedTable(const ZeroedTable&) = delete;
+    ZeroedTable& operator=(const ZeroedTable&) = delete;
+
+    size_t size() const noexcept { return n_; }
+    T& operator[](size_t i) noexcept { return p_[i]; }
+    const T& operator[](size_t i) const noexcept { return p_[i]; }
+
+private:
+    size_t n_;
+    T* p_;
+};
 
 template <class T>
 struct BigTableAllocator {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <bit>
 #include <cstdint>
 #include <random>
@@ -9,6 +13,14 @@
 #include <vector>
 
 #include "dataplane/big_table.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FRAG53_TEST_HEAP_TABLES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FRAG53_TEST_HEAP_TABLES 1
+#endif
+#endif
 
 namespace frag53 {
 namespace {
@@ -76,6 +88,49 @@ TEST(BigTable, ZeroedWritableAndReleased) {
     v.resize(10);
     v.shrink_to_fit();
     EXPECT_EQ(v.size(), 10u);
+}
+
+TEST(BigTable, SparseTablesAreZeroedAndReleased) {
+    for (size_t bytes : {size_t{100}, big_table_threshold, size_t{7} << 20}) {
+        auto* p = static_cast<unsigned char*>(sparse_table_alloc(bytes));
+        ASSERT_NE(p, nullptr);
+        for (size_t i = 0; i < bytes; i += 4093) EXPECT_EQ(p[i], 0) << bytes;
+        p[bytes / 2] = 3;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % alignof(std::max_align_t), 0u);
+        big_table_free(p, bytes);
+    }
+}
+
+// A table of slots that are never constructed: zeroed slots read as unused, written slots keep
+// what was written, and only the pages of written slots become resident.
+TEST(BigTable, ZeroedTableTouchesOnlyWhatIsUsed) {
+    struct Slot {
+        bool used = false;
+        uint64_t key = 0;
+        std::array<uint8_t, 500> name{};
+        int32_t rcode = -1;  // not zero: a claimed slot is assigned Slot{} first
+    };
+    ZeroedTable<Slot> t(20'000);  // about 10 MB
+    EXPECT_EQ(t.size(), 20'000u);
+    for (size_t i = 0; i < t.size(); i += 997) EXPECT_FALSE(t[i].used);
+    t[12'345] = Slot{};
+    t[12'345].used = true;
+    t[12'345].key = 9;
+    EXPECT_TRUE(t[12'345].used);
+    EXPECT_EQ(t[12'345].rcode, -1);
+    EXPECT_FALSE(t[12'346].used);
+    EXPECT_EQ(ZeroedTable<Slot>(0).size(), 1u);
+#ifndef FRAG53_TEST_HEAP_TABLES  // under ASan the tables come from the heap, memset whole
+    // Resident pages of the table (4 KiB pages, not huge ones): the checks above read 21 slots.
+    const long page = sysconf(_SC_PAGESIZE);
+    auto* base = reinterpret_cast<unsigned char*>(&t[0]);
+    const size_t len = t.size() * sizeof(Slot);
+    std::vector<unsigned char> in_core((len + static_cast<size_t>(page) - 1) / static_cast<size_t>(page));
+    ASSERT_EQ(mincore(base, len, in_core.data()), 0);
+    size_t resident = 0;
+    for (unsigned char c : in_core) resident += c & 1;
+    EXPECT_LE(resident, 30u) << "of " << in_core.size() << " pages";
+#endif
 }
 
 }  // namespace
