@@ -28,6 +28,8 @@ constexpr auto idle_nap = std::chrono::microseconds(20);
 // A thread waiting for another yields a few times, then sleeps: spinning on sched_yield took 9 %
 // of the CPU of a replay on two cores, where the thread waited for needs that CPU.
 constexpr auto back_off_nap = std::chrono::microseconds(50);
+// A replay worker a whole lead ahead of the slowest checks again after this.
+constexpr auto ahead_nap = std::chrono::microseconds(200);
 }  // namespace
 
 PacketBatch::PacketBatch() : arena(arena_bytes) { views.reserve(max_packets); }
@@ -49,8 +51,7 @@ void PacketBatch::clear() noexcept {
 }
 
 namespace {
-// A thread waiting for another (for room in a ring, or for the slowest replay worker), which is
-// on the other core or needs this one.
+// A thread waiting for room in a ring: the consumer is on the other core or needs this one.
 void back_off(unsigned& waits) {
     if (++waits < 4) std::this_thread::yield();
     else std::this_thread::sleep_for(back_off_nap);
@@ -315,7 +316,6 @@ void WorkerPool::run_replay(Worker& w) {
     std::array<uint64_t, polled_burst> floor;
     Pipeline& pipeline = *w.pipeline;
     uint64_t reached = 0;
-    unsigned waits = 0;
     while (!stop_polling_.load(std::memory_order_acquire)) {
         const uint64_t slowest = slowest_frame();
         const uint64_t max_frame = slowest > std::numeric_limits<uint64_t>::max() - max_lead_frames_
@@ -353,9 +353,16 @@ void WorkerPool::run_replay(Worker& w) {
         }
         if (why == ReplayShard::Stop::end) break;
         if (why == ReplayShard::Stop::ahead) {
-            back_off(waits);
-        } else {
-            waits = 0;
+            // Ahead by the whole lead: sleep until the slowest worker is within half of it, so
+            // a worker that is faster (or has a core to itself) wakes a few times per lead, not
+            // for every frame the others read. Wake-ups are what costs here: a context switch
+            // on a virtual machine takes tens of microseconds.
+            const uint64_t at = w.read_frame.value.load(std::memory_order_relaxed);
+            while (!stop_polling_.load(std::memory_order_acquire)) {
+                std::this_thread::sleep_for(ahead_nap);
+                const uint64_t behind = slowest_frame();
+                if (behind == std::numeric_limits<uint64_t>::max() || behind + max_lead_frames_ / 2 >= at) break;
+            }
         }
     }
     w.read_frame.value.store(std::numeric_limits<uint64_t>::max(), std::memory_order_release);

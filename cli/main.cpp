@@ -448,7 +448,9 @@ int run_analyze_sharded(const AnalyzeOptions& o) {
     while (!g_stop.load(std::memory_order_relaxed) && !engine.input_done()) {
         // The workers read and analyze; this thread writes their findings and merges their
         // records, and naps when there was nothing to take.
-        if (!engine.idle()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        // A millisecond: the rings hold tens of milliseconds of a worker's output, and each
+        // wake-up is a context switch.
+        if (!engine.idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     engine.finish();
     return report_analyze(o, engine, shards.front()->errors());
