@@ -1,11 +1,10 @@
 #include "analyzers/worker_pool.h"
 
-#include <thread>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "analyzers/spsc_ring.h"
 
@@ -71,7 +70,8 @@ public:
     SpscRing<Finding> q;
 };
 
-// Transaction records must never hold a worker up: a full queue drops and counts.
+// Transaction records must not hold a live worker up: in dispatch and polled modes a full ring
+// drops and counts; in replay mode, where there is no packet to lose, it waits (see push()).
 class WorkerPool::RecordQueue final : public TransactionRecordSink {
 public:
     explicit RecordQueue(size_t capacity) : q(capacity) {}

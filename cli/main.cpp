@@ -447,9 +447,8 @@ int run_analyze_sharded(const AnalyzeOptions& o) {
     install_stop_handlers();
     while (!g_stop.load(std::memory_order_relaxed) && !engine.input_done()) {
         // The workers read and analyze; this thread writes their findings and merges their
-        // records, and naps when there was nothing to take.
-        // A millisecond: the rings hold tens of milliseconds of a worker's output, and each
-        // wake-up is a context switch.
+        // records, and naps a millisecond when there was nothing to take: the rings hold tens
+        // of milliseconds of a worker's output, and each wake-up is a context switch.
         if (!engine.idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     engine.finish();
@@ -472,7 +471,6 @@ int run_analyze(const AnalyzeOptions& o) {
     engine.finish();
     return report_analyze(o, engine, source.errors());
 }
-
 
 int run_live(const AnalyzeOptions& o, const LiveOptions& lo) {
     frag53::PcapLiveOptions po;

@@ -40,10 +40,8 @@ size_t PcapShard::next(std::span<PacketView> out, std::span<bool> mine, uint64_t
             why = Stop::ahead;
             return n;
         }
-        const bool own = shard_of(p, count_) == index_;
-        owned_ += own;
         out[n] = p;
-        mine[n] = own;
+        mine[n] = shard_of(p, count_) == index_;
         ++n;
         ++pos_;
     }

@@ -28,7 +28,6 @@ public:
     // Errors are those of the files, the same for every shard.
     const std::vector<SourceError>& errors() const noexcept { return source_.errors(); }
     uint64_t packets_read() const noexcept { return source_.packets(); }
-    uint64_t packets_owned() const noexcept { return owned_; }
 
     // The shard a frame belongs to, out of `count`.
     static uint32_t shard_of(const PacketView& p, uint32_t count) noexcept;
@@ -41,7 +40,6 @@ private:
     std::array<PacketView, 64> burst_;
     size_t have_ = 0, pos_ = 0;
     bool ended_ = false;
-    uint64_t owned_ = 0;
 };
 
 }  // namespace frag53
