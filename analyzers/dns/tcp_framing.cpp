@@ -172,7 +172,12 @@ void TcpMessageFramer::feed(Bytes chunk, uint64_t ts_ns, uint64_t frame,
         case State::resync: {
             size_t p = pos;
             bool found = false;
+            // Every byte of a resync is a candidate, and garbage on a DNS port is what an
+            // attacker controls, so the full header test runs only where QDCOUNT (bytes 6-7 of
+            // prefix and header) is 0 or 1. Most positions fail that one raw-byte test.
+            const std::byte* const d = chunk.data();
             for (; p + kPrefixLen + kHeaderLen <= chunk.size(); ++p) {
+                if (d[p + 6] != std::byte{0} || d[p + 7] > std::byte{1}) continue;
                 if (plausible_at(chunk, p)) {
                     found = true;
                     break;

@@ -267,6 +267,27 @@ TEST(TcpFramingTest, GarbageAfterAGapIsDroppedUntilAPlausibleMessage) {
     EXPECT_EQ(c.events.back().bytes, 64u + framed(bad).size());
 }
 
+TEST(TcpFramingTest, ResyncTakesHeadersWithZeroOrOneQuestionAndNothingElse) {
+    // The scan rejects a position on QDCOUNT alone before the full test; QDCOUNT 256 (high byte
+    // set), 2 and a QDCOUNT of 1 under an impossible opcode are all passed over, a header with
+    // no question is taken.
+    TcpMessageFramer f;
+    Collector c;
+    f.gap(10, 1, 1, c);
+    Wire q256 = query(1), q2 = query(2), op15 = query(3), none = query(4);
+    q256[4] = 1, q256[5] = 0;
+    q2[4] = 0, q2[5] = 2;
+    op15[2] = 0x78;
+    none[4] = 0, none[5] = 0;
+    const Wire junk = cat({framed(q256), framed(q2), framed(op15)});
+    f.feed(view(cat({junk, framed(none), framed(query(5))})), 2, 2, c);
+    ASSERT_EQ(c.messages.size(), 2u);
+    EXPECT_EQ(c.messages[0].id(), 4);
+    EXPECT_EQ(c.messages[1].id(), 5);
+    ASSERT_EQ(c.count(TcpFramingEventType::resynchronised), 1u);
+    EXPECT_EQ(f.counters().bytes_skipped, junk.size());
+}
+
 TEST(TcpFramingTest, StreamEndingInsideAMessageIsReported) {
     TcpMessageFramer f;
     Collector c;
