@@ -33,6 +33,8 @@ public:
         len_ = 0;
         comma_ = false;
     }
+    // Another line after the text already written (lines are batched in one buffer).
+    void begin_line() noexcept { comma_ = false; }
     std::string_view text() const noexcept { return {buf_.data(), len_}; }
     void push_back(char c) { *room(1) = c, ++len_; }
 
@@ -79,9 +81,10 @@ public:
 private:
     // Room for n more bytes (plus a separator) at the end of the line; where to write them.
     char* room(size_t n) {
-        if (buf_.size() - len_ < n + 1) buf_.resize(std::max(2 * buf_.size(), len_ + n + 1));
+        if (buf_.size() - len_ < n + 1) [[unlikely]] grow(n);
         return buf_.data() + len_;
     }
+    [[gnu::noinline]] void grow(size_t n) { buf_.resize(std::max(2 * buf_.size(), len_ + n + 1)); }
     void commit(char* end) noexcept { len_ = static_cast<size_t>(end - buf_.data()); }
     char* separate(char* p) noexcept {
         if (comma_) *p++ = ',';
@@ -165,9 +168,10 @@ struct JsonScratch {
     std::string text;
 };
 
+// Appends the finding's line (without its newline) to what the writer holds.
 void write_finding(const Finding& f, JsonScratch& scratch) {
     JsonLineWriter& w = scratch.writer;
-    w.reset();
+    w.begin_line();
     // Keys are passed on as literals (see JsonLineWriter::Key).
     auto key = [&w](const auto& k) { w.Key(k); };
     auto str = [&w](const auto& k, std::string_view v) {
@@ -424,7 +428,7 @@ struct JsonLinesSink::Scratch : JsonScratch {};
 
 JsonLinesSink::JsonLinesSink(std::FILE* out) : out_(out), scratch_(std::make_unique<Scratch>()) {}
 
-JsonLinesSink::~JsonLinesSink() = default;
+JsonLinesSink::~JsonLinesSink() { write_batch(); }
 
 std::string finding_to_json(const Finding& f) {
     JsonScratch scratch;
@@ -435,9 +439,19 @@ std::string finding_to_json(const Finding& f) {
 void JsonLinesSink::on_finding(const Finding& f) {
     write_finding(f, *scratch_);
     scratch_->writer.push_back('\n');
-    const std::string_view line = scratch_->writer.text();
-    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) failed_ = true;
     ++written_;
+    if (scratch_->writer.text().size() >= batch_bytes) write_batch();
+}
+
+void JsonLinesSink::write_batch() noexcept {
+    const std::string_view lines = scratch_->writer.text();
+    if (!lines.empty() && std::fwrite(lines.data(), 1, lines.size(), out_) != lines.size()) failed_ = true;
+    scratch_->writer.reset();
+}
+
+void JsonLinesSink::flush() noexcept {
+    write_batch();
+    if (std::fflush(out_) != 0) failed_ = true;
 }
 
 }  // namespace frag53

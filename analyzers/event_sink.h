@@ -14,15 +14,20 @@ std::string finding_to_json(const Finding& f);
 
 class JsonLinesSink final : public FindingSink {
 public:
-    // Does not take ownership of `out`.
+    // Does not take ownership of `out`. Lines are written to it in batches of about
+    // `batch_bytes`: one stdio call per batch instead of one per line (a line is ~500 bytes and
+    // a large capture makes hundreds of thousands). flush() and the destructor write the rest.
+    static constexpr size_t batch_bytes = size_t{64} << 10;
     explicit JsonLinesSink(std::FILE* out);
     ~JsonLinesSink() override;
     void on_finding(const Finding& f) override;
-    void flush() noexcept { std::fflush(out_); }
+    // Writes the lines held and flushes `out`.
+    void flush() noexcept;
     uint64_t written() const noexcept { return written_; }
     bool failed() const noexcept { return failed_; }
 
 private:
+    void write_batch() noexcept;
     struct Scratch;  // buffers reused for every line (rapidjson stays out of this header)
     std::FILE* out_;
     std::unique_ptr<Scratch> scratch_;

@@ -281,13 +281,8 @@ public:
         if (!o.events.empty()) {
             events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
             if (!events_file_) throw std::runtime_error("cannot write events to " + o.events + ": " + std::strerror(errno));
-            // A large capture makes ~100 MB of events: write them a MiB at a time, not 4 KiB
-            // (glibc ignores the size unless it is given the buffer).
-            if (events_file_.get() != stdout) {
-                constexpr size_t size = size_t{1} << 20;
-                events_buffer_ = std::make_unique_for_overwrite<char[]>(size);
-                std::setvbuf(events_file_.get(), events_buffer_.get(), _IOFBF, size);
-            }
+            // The sink hands stdio 64 KiB batches, which glibc writes straight from the batch
+            // when they are larger than its buffer: no stdio buffer of our own.
             events_ = std::make_unique<JsonLinesSink>(events_file_.get());
         }
         fanout_.add(&report_);
@@ -402,7 +397,6 @@ public:
 
 private:
     const AnalyzeOptions& o_;
-    std::unique_ptr<char[]> events_buffer_;  // events_file_'s stdio buffer: declared first, freed last
     FilePtr events_file_;
     std::unique_ptr<JsonLinesSink> events_;
     ReportCollector report_;

@@ -218,7 +218,15 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
         static_cast<uint64_t>(config_.max_datagrams) * config_.max_fragments_per_datagram;
     if (nrecords > (1ull << 32)) throw std::invalid_argument("defrag: too many fragment records");
 
-    slots_ = std::make_unique<Slot[]>(config_.max_datagrams);
+    // Zeroed pages never written until a slot is first used (a Slot is an aggregate of
+    // trivially copyable members, so the bytes hold objects that open_slot() assigns a fresh
+    // Slot{}). Setting up 8,192 slots by hand wrote a MiB and took a page fault per 4 KiB on
+    // every start, for a capture with a handful of fragments.
+    static_assert(std::is_aggregate_v<Slot> && std::is_trivially_copyable_v<Slot> &&
+                  std::is_trivially_destructible_v<Slot>);
+    const size_t slot_bytes = static_cast<size_t>(config_.max_datagrams) * sizeof(Slot);
+    slots_ = std::unique_ptr<Slot[], FreeSlots>(static_cast<Slot*>(sparse_table_alloc(slot_bytes)),
+                                                FreeSlots{slot_bytes});
     // All-zero bytes are a value-initialised FragmentRecord, and it is an implicit-lifetime
     // type, so zeroed memory holds valid records without writing to them.
     static_assert(std::is_trivially_copyable_v<FragmentRecord> && std::is_trivially_destructible_v<FragmentRecord>);
@@ -230,11 +238,8 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
     while (nbuckets < static_cast<size_t>(config_.max_datagrams) * 2) nbuckets <<= 1;
     buckets_.assign(nbuckets, kNil);
     bucket_mask_ = nbuckets - 1;
-    // The free list is a stack, so the slot reused next is the one whose cache lines are warm.
-    for (uint32_t i = config_.max_datagrams; i-- > 0;) {
-        slots_[i].next = free_head_;
-        free_head_ = i;
-    }
+    // Slots never used yet are taken in order (fresh_) once the free list, a stack, is empty: the
+    // slot reused next is the one whose cache lines are warm.
     // Pool stacks never grow on the packet path: a buffer with no room left is freed instead.
     for (int c = 0; c < kSizeClasses; ++c) {
         const uint64_t fit = config_.max_bytes / class_size(c);
@@ -244,9 +249,10 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
 }
 
 void FragmentTable::FreeRecords::operator()(FragmentRecord* p) const noexcept { big_table_free(p, bytes); }
+void FragmentTable::FreeSlots::operator()(Slot* p) const noexcept { big_table_free(p, bytes); }
 
 FragmentTable::~FragmentTable() {
-    for (uint32_t i = 0; i < config_.max_datagrams; ++i) delete[] slots_[i].buf.data;
+    for (uint32_t i = 0; i < fresh_; ++i) delete[] slots_[i].buf.data;
     for (auto& stack : pool_) {
         for (std::byte* b : stack) delete[] b;
     }
@@ -303,7 +309,7 @@ uint32_t FragmentTable::find(const FragmentKey& key, uint64_t hash) const noexce
 
 uint32_t FragmentTable::open_slot(const FragmentKey& key, uint64_t hash, uint64_t ts_ns,
                                   uint64_t frame, uint16_t header_room) noexcept {
-    if (free_head_ == kNil) {
+    if (free_head_ == kNil && fresh_ == config_.max_datagrams) {
         // Lingering keys are only bookkeeping: give them up before any datagram in progress.
         if (list_head_[kListLingering] != kNil) {
             ++counters_.lingering_evicted;
@@ -312,9 +318,10 @@ uint32_t FragmentTable::open_slot(const FragmentKey& key, uint64_t hash, uint64_
             return kNil;
         }
     }
-    const uint32_t s = free_head_;
+    uint32_t s = free_head_;
+    if (s != kNil) free_head_ = slots_[s].next;
+    else s = fresh_++;
     Slot& d = slots_[s];
-    free_head_ = d.next;
     d = Slot{};
     d.key = key;
     d.hash = hash;

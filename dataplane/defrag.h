@@ -285,7 +285,12 @@ private:
 
     FragmentTableConfig config_;
     FragmentCounters counters_;
-    std::unique_ptr<Slot[]> slots_;
+    struct FreeSlots {
+        size_t bytes;
+        void operator()(Slot* p) const noexcept;
+    };
+    std::unique_ptr<Slot[], FreeSlots> slots_;
+    uint32_t fresh_ = 0;  // slots [fresh_, max_datagrams) have never been used
     // max_fragments_per_datagram per slot, zeroed by big_table_alloc: the pages of slots never
     // used (most of them; free slots are reused most recent first) are never written.
     struct FreeRecords {

@@ -89,5 +89,45 @@ TEST(EventSinkTest, SinkWritesLinesOfAnyLength) {
     EXPECT_EQ(text, finding_to_json(rule_finding(long_pattern)) + "\n" + finding_to_json(rule_finding("short")) + "\n");
 }
 
+// Lines are batched: more than a batch's worth reaches the file as whole lines, in order, the
+// rest on flush(); a file that cannot be written is reported as failed.
+TEST(EventSinkTest, BatchesReachTheFileAsWholeLinesInOrder) {
+    std::FILE* out = std::tmpfile();
+    ASSERT_NE(out, nullptr);
+    std::string expected;
+    {
+        JsonLinesSink sink(out);
+        size_t n = 0;
+        while (expected.size() < 3 * JsonLinesSink::batch_bytes + 100) {
+            const Finding f = rule_finding("p" + std::to_string(n++));
+            sink.on_finding(f);
+            expected += finding_to_json(f) + "\n";
+        }
+        // One short line more is held whatever the last one did.
+        sink.on_finding(rule_finding("last"));
+        expected += finding_to_json(rule_finding("last")) + "\n";
+        EXPECT_EQ(sink.written(), n + 1);
+        std::fflush(out);
+        const long before_flush = std::ftell(out);
+        EXPECT_GE(before_flush, static_cast<long>(2 * JsonLinesSink::batch_bytes));
+        EXPECT_LT(before_flush, static_cast<long>(expected.size()));
+        EXPECT_EQ(expected[static_cast<size_t>(before_flush) - 1], '\n');
+    }  // the destructor writes what is left
+    std::rewind(out);
+    std::string text;
+    for (int c; (c = std::fgetc(out)) != EOF;) text += static_cast<char>(c);
+    std::fclose(out);
+    EXPECT_EQ(text, expected);
+
+    std::FILE* ro = std::fopen("/dev/null", "r");
+    ASSERT_NE(ro, nullptr);
+    JsonLinesSink bad(ro);
+    bad.on_finding(rule_finding("x"));
+    EXPECT_FALSE(bad.failed());  // still held
+    bad.flush();
+    EXPECT_TRUE(bad.failed());
+    std::fclose(ro);
+}
+
 }  // namespace
 }  // namespace frag53
