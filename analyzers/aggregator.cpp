@@ -24,22 +24,27 @@ const DnssecCounters& Aggregator::dnssec_counters() const noexcept { return dnss
 
 Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
                                       bool& same) {
-    uint64_t h = client.hash() ^ (qname.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ qtype;
-    History& e = history_[h % history_.size()];
+    const uint64_t h = client.hash() ^ (qname.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ qtype;
+    // The default size is a power of two: a mask instead of a 64-bit division per query.
+    const size_t n = history_.size();
+    History& e = history_[(n & (n - 1)) == 0 ? h & (n - 1) : h % n];
     same = e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
     return e;
 }
 
 ServerStats* Aggregator::server(const IpAddress& a) {
+    // Queries come in runs to the same server: the last one found is checked before the map
+    // (whose elements stay where they are).
+    if (last_server_ != nullptr && last_server_->address == a) return last_server_;
     auto it = servers_.find(a);
-    if (it != servers_.end()) return &it->second;
+    if (it != servers_.end()) return last_server_ = &it->second;
     if (servers_.size() >= config_.max_servers) {
         ++servers_untracked_;
         return nullptr;
     }
     ServerStats s;
     s.address = a;
-    return &servers_.emplace(a, s).first->second;
+    return last_server_ = &servers_.emplace(a, s).first->second;
 }
 
 void Aggregator::emit(Finding& f) {

@@ -128,6 +128,8 @@ public:
 
     std::vector<ServerStats> servers_by_queries(size_t n) const;
     uint64_t servers_untracked() const noexcept { return servers_untracked_; }
+    // The per-question history: slots, and questions forgotten because another took their slot.
+    size_t history_slots() const noexcept { return history_.size(); }
     uint64_t history_evictions() const noexcept { return history_evictions_; }
     const std::array<uint64_t, finding_code_count>& findings() const noexcept { return findings_; }
 
@@ -175,6 +177,7 @@ private:
     // slot is assigned a fresh History), so only the pages of slots in use are ever touched.
     ZeroedTable<History> history_;
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
+    ServerStats* last_server_ = nullptr;  // the last one server() returned
     uint64_t servers_untracked_ = 0;
     uint64_t history_evictions_ = 0;
     uint64_t last_ts_ = 0;  // latest packet time seen in a record: when verdicts are made

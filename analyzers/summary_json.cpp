@@ -142,6 +142,13 @@ std::string summary_json(const RunInfo& run, const PipelineCounters& c, size_t p
     num("repeats", c.dnssec_material_repeats);
     num("evicted", c.dnssec_material_evicted);
     w.EndObject();
+    if (servers != nullptr) {
+        w.Key("question_history");
+        w.StartObject();
+        num("slots", servers->history_slots());
+        num("evicted", servers->history_evictions());
+        w.EndObject();
+    }
     w.EndObject();
 
     if (servers != nullptr) {

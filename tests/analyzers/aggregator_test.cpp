@@ -195,5 +195,33 @@ TEST(AggregatorCaps, HistoryAndServerTablesAreBoundedAndCounted) {
     EXPECT_EQ(agg.servers_by_queries(10).size(), 1u);
 }
 
+// Queries alternating between servers are each counted for their own server (server() checks the
+// last server found before the map).
+TEST(AggregatorCaps, ServersAlternatingAreCountedApart) {
+    AggregatorConfig cfg;
+    cfg.history_slots = 3;  // not a power of two: the slot is taken modulo the size
+    Collect sink;
+    Aggregator agg(cfg, sink);
+    QueryRecord q;
+    q.client = v4(2);
+    q.qname = name("a.example");
+    const uint8_t order[] = {1, 3, 1, 1, 3, 4, 1};
+    for (size_t i = 0; i < std::size(order); ++i) {
+        q.server = v4(order[i]);
+        q.ts_ns = sec + i;
+        agg.on_query(q);
+    }
+    const auto servers = agg.servers_by_queries(10);
+    ASSERT_EQ(servers.size(), 3u);
+    EXPECT_EQ(servers[0].address, v4(1));
+    EXPECT_EQ(servers[0].queries, 4u);
+    EXPECT_EQ(servers[1].address, v4(3));
+    EXPECT_EQ(servers[1].queries, 2u);
+    EXPECT_EQ(servers[2].address, v4(4));
+    EXPECT_EQ(servers[2].queries, 1u);
+    EXPECT_EQ(agg.history_evictions(), 0u);  // one question: always its own slot
+    EXPECT_EQ(agg.history_slots(), 3u);
+}
+
 }  // namespace
 }  // namespace frag53
