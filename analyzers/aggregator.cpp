@@ -3,6 +3,7 @@
 #include "analyzers/dnssec_checks.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace frag53 {
 
@@ -105,13 +106,23 @@ void Aggregator::on_query(const QueryRecord& r) {
             emit(f);
         }
     }
-    if (h.used && !same) ++history_evictions_;
-    h = History{};
-    h.used = true;
-    h.client = r.client;
+    if (!same) {
+        if (h.used) ++history_evictions_;
+        // The question itself changes only with the slot's owner; only the name's used bytes
+        // are copied (a Name holds 255 and compares `length` of them).
+        h.used = true;
+        h.client = r.client;
+        h.qname.length = r.qname.length;
+        std::memcpy(h.qname.wire.data(), r.qname.wire.data(), r.qname.length);
+        h.qtype = r.qtype;
+    }
+    // This attempt replaces the last one: every other field is written.
     h.server = r.server;
-    h.qname = r.qname;
-    h.qtype = r.qtype;
+    h.outcome = Outcome::pending;
+    h.large_answer = false;
+    h.response_size = 0;
+    h.answer_ts_ns = 0;
+    h.answer_frame = 0;
     h.edns = r.edns;
     h.udp_size = r.udp_size;
     h.ts_ns = r.ts_ns;

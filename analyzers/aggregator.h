@@ -135,7 +135,7 @@ public:
 
 private:
     enum class Outcome : uint8_t { pending, answered, truncated, unanswered };
-    struct History {  // the latest UDP attempt of one client for one question
+    struct History {  // the latest UDP attempt of one client for one question (on_query() writes each field)
         bool used = false;
         IpAddress client, server;
         dns::Name qname;

@@ -8,6 +8,8 @@
 
 namespace frag53 {
 
+using namespace std::string_view_literals;
+
 void ReportCollector::on_finding(const Finding& f) {
     ++total_;
     ++by_code_[static_cast<size_t>(f.code)];
@@ -42,13 +44,13 @@ using text::append;
 using text::append_all;
 
 void append_endpoint(std::string& s, const IpAddress& a, uint16_t port) {
-    if (a.version == 6) append_all(s, '[', a, "]:", port);
+    if (a.version == 6) append_all(s, '[', a, "]:"sv, port);
     else append_all(s, a, ':', port);
 }
 
 void append_question(std::string& s, const Finding& f) {
     if (!f.has_question) {
-        s += "(no question)";
+        s += "(no question)"sv;
         return;
     }
     append_all(s, f.qname, ' ');
@@ -64,10 +66,10 @@ void append_rrsig_time(std::string& s, uint32_t t) {
 
 void append_duration(std::string& s, int64_t seconds) {
     uint64_t v = seconds < 0 ? static_cast<uint64_t>(-seconds) : static_cast<uint64_t>(seconds);
-    if (v >= 2 * 86400) append_all(s, v / 86400, " days");
-    else if (v >= 2 * 3600) append_all(s, v / 3600, " hours");
-    else if (v >= 2 * 60) append_all(s, v / 60, " minutes");
-    else append_all(s, v, " seconds");
+    if (v >= 2 * 86400) append_all(s, v / 86400, " days"sv);
+    else if (v >= 2 * 3600) append_all(s, v / 3600, " hours"sv);
+    else if (v >= 2 * 60) append_all(s, v / 60, " minutes"sv);
+    else append_all(s, v, " seconds"sv);
 }
 
 }  // namespace
@@ -83,78 +85,78 @@ void append_description(std::string& s, const Finding& f) {
     text::append_timestamp(s, f.ts_ns);
     s += ' ';
     if (f.code == FindingCode::path_dnssec_queries_lost || f.code == FindingCode::path_large_responses_lost) {
-        append_all(s, "server ", f.server, ": ");
+        append_all(s, "server "sv, f.server, ": "sv);
     } else if (is_ip_level(f)) {
-        append_all(s, f.client, " -> ", f.server, ": ");
+        append_all(s, f.client, " -> "sv, f.server, ": "sv);
     } else {
         append_endpoint(s, f.client, f.client_port);
-        s += " -> ";
+        s += " -> "sv;
         append_endpoint(s, f.server, f.server_port);
         append_all(s, ' ', transport_name(f.transport));
-        if (f.has_id) append_all(s, " id ", f.id);
+        if (f.has_id) append_all(s, " id "sv, f.id);
         s += ' ';
         append_question(s, f);
-        s += ": ";
+        s += ": "sv;
     }
     switch (f.code) {
     case FindingCode::dns_truncated:
-        append_all(s, "response of ", f.response_size, " B with TC=1");
+        append_all(s, "response of "sv, f.response_size, " B with TC=1"sv);
         break;
     case FindingCode::dns_edns_dropped:
-        append_all(s, "query advertised EDNS (UDP size ", f.advertised_size, "), the ");
+        append_all(s, "query advertised EDNS (UDP size "sv, f.advertised_size, "), the "sv);
         text::append_rcode(s, f.rcode);
-        s += " response carries no OPT";
+        s += " response carries no OPT"sv;
         break;
     case FindingCode::dns_edns_unsupported:
         if (f.rcode == 16) {
-            s += "BADVERS answer to an EDNS version 0 query";
+            s += "BADVERS answer to an EDNS version 0 query"sv;
         } else {
-            s += "EDNS query answered ";
+            s += "EDNS query answered "sv;
             text::append_rcode(s, f.rcode);
-            s += " without OPT";
+            s += " without OPT"sv;
         }
         break;
     case FindingCode::dns_oversized_response:
-        append_all(s, "UDP response of ", f.response_size, " B, above ", f.limit, " B");
+        append_all(s, "UDP response of "sv, f.response_size, " B, above "sv, f.limit, " B"sv);
         break;
     case FindingCode::dns_exceeds_advertised_size:
-        append_all(s, "UDP response of ", f.response_size, " B, the requester ");
-        if (f.advertised_size < 0) s += "sent no EDNS (512 B)";
-        else append_all(s, "advertised ", f.limit, " B");
+        append_all(s, "UDP response of "sv, f.response_size, " B, the requester "sv);
+        if (f.advertised_size < 0) s += "sent no EDNS (512 B)"sv;
+        else append_all(s, "advertised "sv, f.limit, " B"sv);
         break;
     case FindingCode::dns_unanswered:
-        s += f.reason == "end_of_input" ? "no response before the end of the capture"
-                                        : "no response within the timeout";
-        if (f.retransmissions) append_all(s, " (", f.retransmissions, " retransmissions)");
+        s += f.reason == "end_of_input"sv ? "no response before the end of the capture"sv
+                                        : "no response within the timeout"sv;
+        if (f.retransmissions) append_all(s, " ("sv, f.retransmissions, " retransmissions)"sv);
         break;
     case FindingCode::dns_capture_truncated:
-        append_all(s, "message of ", f.query_size + f.response_size, " B, the capture holds ", f.captured_size,
-                   " B (snap length)");
+        append_all(s, "message of "sv, f.query_size + f.response_size, " B, the capture holds "sv, f.captured_size,
+                   " B (snap length)"sv);
         break;
     case FindingCode::dns_malformed:
-        append_all(s, "malformed: ", f.reason);
-        if (f.reason_offset) append_all(s, " at offset ", f.reason_offset);
+        append_all(s, "malformed: "sv, f.reason);
+        if (f.reason_offset) append_all(s, " at offset "sv, f.reason_offset);
         break;
     case FindingCode::icmp_frag_needed:
         // Told from the reporter's side: the prefix above is replaced.
         s.resize(start);
         text::append_timestamp(s, f.ts_ns);
-        append_all(s, ' ', f.reporter, " reports MTU ", f.mtu, " for a ", f.quoted_ip_length, " B IP packet of ");
+        append_all(s, ' ', f.reporter, " reports MTU "sv, f.mtu, " for a "sv, f.quoted_ip_length, " B IP packet of "sv);
         append_endpoint(s, f.server, f.server_port);
-        s += " <-> ";
+        s += " <-> "sv;
         append_endpoint(s, f.client, f.client_port);
-        if (f.has_id) append_all(s, " id ", f.id);
+        if (f.has_id) append_all(s, " id "sv, f.id);
         s += ' ';
         append_question(s, f);
         break;
     case FindingCode::dns_fragmented_response:
     case FindingCode::dns_fragmented_query:
-        append_all(s, f.code == FindingCode::dns_fragmented_response ? "response of " : "query of ",
+        append_all(s, f.code == FindingCode::dns_fragmented_response ? "response of "sv : "query of "sv,
                    f.response_size + f.query_size, " B arrived in ", f.fragment_count, " IPv", f.ip_version,
-                   " fragments (first fragment ", f.first_fragment_size, " B", f.dont_fragment ? ", DF" : "", ")");
+                   " fragments (first fragment "sv, f.first_fragment_size, " B"sv, f.dont_fragment ? ", DF"sv : ""sv, ")"sv);
         break;
     case FindingCode::ip_fragment_incomplete:
-        append_all(s, "fragments of IP id ", f.frag_id, " never completed: ", f.fragment_count, " fragments, ",
+        append_all(s, "fragments of IP id "sv, f.frag_id, " never completed: "sv, f.fragment_count, " fragments, "sv,
                    f.bytes_received, " B received", f.has_id ? "" : " (no DNS header seen)");
         break;
     case FindingCode::ip_fragment_overlap:
@@ -162,92 +164,92 @@ void append_description(std::string& s, const Finding& f) {
     case FindingCode::ip_fragment_tiny:
     case FindingCode::ip_fragment_oversize:
     case FindingCode::ip_fragment_limit:
-        append_all(s, code_name(f.code), " in IP id ", f.frag_id, ": fragment at offset ", f.offset, ", ",
+        append_all(s, code_name(f.code), " in IP id "sv, f.frag_id, ": fragment at offset "sv, f.offset, ", "sv,
                    f.length, " B");
-        if (!f.reason.empty()) append_all(s, " (", f.reason, " cap)");
+        if (!f.reason.empty()) append_all(s, " ("sv, f.reason, " cap)"sv);
         break;
     case FindingCode::dns_truncated_no_tcp_retry:
-        append_all(s, "TC=1 answer (", f.response_size, " B) and no TCP retry ",
+        append_all(s, "TC=1 answer ("sv, f.response_size, " B) and no TCP retry "sv,
                    f.reason == "end_of_input" ? "before the end of the capture" : "within the retry window");
         break;
     case FindingCode::dns_tcp_retry_failed:
-        append_all(s, "TCP retry after TC=1 failed: ",
+        append_all(s, "TCP retry after TC=1 failed: "sv,
                    f.reason == "syn_unanswered" ? "SYN never answered"
                    : f.reason == "reset"        ? "connection reset"
                    : f.reason == "no_query"     ? "connection closed before the query"
-                                                : "no DNS answer over TCP");
+                                                : "no DNS answer over TCP"sv);
         break;
     case FindingCode::dns_bufsize_fallback:
-        s += "asked again with ";
-        if (f.advertised_size < 0) s += "no EDNS";
-        else append_all(s, "EDNS size ", f.advertised_size);
-        append_all(s, " after an attempt with EDNS size ", f.limit, " (", f.reason, ")");
+        s += "asked again with "sv;
+        if (f.advertised_size < 0) s += "no EDNS"sv;
+        else append_all(s, "EDNS size "sv, f.advertised_size);
+        append_all(s, " after an attempt with EDNS size "sv, f.limit, " ("sv, f.reason, ")"sv);
         break;
     case FindingCode::path_dnssec_queries_lost:
-        append_all(s, "DO=1 queries answered ", f.path.do1_answered, "/", f.path.do1_queries,
-                   ", DO=0 queries answered ", f.path.do0_answered, "/", f.path.do0_queries);
+        append_all(s, "DO=1 queries answered "sv, f.path.do1_answered, "/"sv, f.path.do1_queries,
+                   ", DO=0 queries answered "sv, f.path.do0_answered, "/"sv, f.path.do0_queries);
         break;
     case FindingCode::path_large_responses_lost:
-        append_all(s, f.path.large_reasked, " of ", f.path.large_answers, " large UDP answers (", f.path.size_min,
-                   "-", f.path.size_max, " B) were followed by the client asking again");
+        append_all(s, f.path.large_reasked, " of "sv, f.path.large_answers, " large UDP answers ("sv, f.path.size_min,
+                   "-"sv, f.path.size_max, " B) were followed by the client asking again"sv);
         break;
     case FindingCode::dnssec_rrsig_expired:
     case FindingCode::dnssec_rrsig_not_yet_valid:
     case FindingCode::dnssec_rrsig_expiring: {
         const auto& d = f.dnssec;
-        s += "RRSIG ";
+        s += "RRSIG "sv;
         text::append_qtype(s, d.type_covered);
-        append_all(s, " of ", d.owner, " by ", d.zone, " (key ", d.key_tag, ", algorithm ", d.algorithm, ") valid ");
+        append_all(s, " of "sv, d.owner, " by "sv, d.zone, " (key "sv, d.key_tag, ", algorithm "sv, d.algorithm, ") valid "sv);
         append_rrsig_time(s, d.inception);
-        s += " to ";
+        s += " to "sv;
         append_rrsig_time(s, d.expiration);
-        s += ": ";
-        s += f.code == FindingCode::dnssec_rrsig_expired        ? "expired "
+        s += ": "sv;
+        s += f.code == FindingCode::dnssec_rrsig_expired        ? "expired "sv
              : f.code == FindingCode::dnssec_rrsig_not_yet_valid ? "valid only "
-                                                                 : "expires ";
+                                                                 : "expires "sv;
         append_duration(s, d.seconds);
-        s += f.code == FindingCode::dnssec_rrsig_expired ? " before this packet" : " after this packet";
+        s += f.code == FindingCode::dnssec_rrsig_expired ? " before this packet"sv : " after this packet"sv;
         break;
     }
     case FindingCode::dnssec_ds_mismatch: {
         const auto& d = f.dnssec;
-        append_all(s, "DS of ", d.zone, " (key tags");
+        append_all(s, "DS of "sv, d.zone, " (key tags"sv);
         for (uint8_t i = 0; i < d.ds_count && i < d.ds_tags.size(); ++i) append_all(s, ' ', d.ds_tags[i]);
-        s += ") matches none of its DNSKEYs (key tags";
+        s += ") matches none of its DNSKEYs (key tags"sv;
         for (uint8_t i = 0; i < d.key_count && i < d.key_tags.size(); ++i) append_all(s, ' ', d.key_tags[i]);
-        s += "): the chain of trust is broken";
+        s += "): the chain of trust is broken"sv;
         break;
     }
     case FindingCode::dnssec_signature_invalid:
-        s += "RRSIG ";
+        s += "RRSIG "sv;
         text::append_qtype(s, f.dnssec.type_covered);
-        append_all(s, " of ", f.dnssec.owner, " by ", f.dnssec.zone, " (key ", f.dnssec.key_tag, ", algorithm ",
+        append_all(s, " of "sv, f.dnssec.owner, " by "sv, f.dnssec.zone, " (key "sv, f.dnssec.key_tag, ", algorithm "sv,
                    f.dnssec.algorithm, ") does not verify");
-        if (!f.reason.empty()) append_all(s, " (", f.reason, ")");
+        if (!f.reason.empty()) append_all(s, " ("sv, f.reason, ")"sv);
         break;
     case FindingCode::dnssec_missing_rrsig:
-        append_all(s, "DO=1 answer without RRSIGs for signed zone ", f.dnssec.zone, " (", f.dnssec.other_server,
-                   " answers it signed)");
+        append_all(s, "DO=1 answer without RRSIGs for signed zone "sv, f.dnssec.zone, " ("sv, f.dnssec.other_server,
+                   " answers it signed)"sv);
         break;
     case FindingCode::dnssec_validation_failure:
-        s += "SERVFAIL without CD, ";
+        s += "SERVFAIL without CD, "sv;
         text::append_rcode(s, f.rcode);
-        s += " with CD: the resolver's DNSSEC validation fails";
+        s += " with CD: the resolver's DNSSEC validation fails"sv;
         break;
     case FindingCode::dnssec_weak_algorithm:
-        append_all(s, "zone ", f.dnssec.zone, " uses DNSSEC algorithm ", f.dnssec.algorithm, " (", f.reason,
-                   "), which RFC 8624 says not to sign with");
+        append_all(s, "zone "sv, f.dnssec.zone, " uses DNSSEC algorithm "sv, f.dnssec.algorithm, " ("sv, f.reason,
+                   "), which RFC 8624 says not to sign with"sv);
         break;
     case FindingCode::dnssec_nsec3_iterations:
-        append_all(s, "zone ", f.dnssec.zone, " uses NSEC3 with ", f.dnssec.iterations, " extra iterations and a ",
+        append_all(s, "zone "sv, f.dnssec.zone, " uses NSEC3 with "sv, f.dnssec.iterations, " extra iterations and a "sv,
                    f.dnssec.salt_length, "-byte salt (RFC 9276: 0 and none)");
         break;
     case FindingCode::dns_soa_serial_mismatch:
-        append_all(s, "zone ", f.dnssec.zone, ": SOA serial ", f.dnssec.serial, " from ", f.server, ", ",
+        append_all(s, "zone "sv, f.dnssec.zone, ": SOA serial "sv, f.dnssec.serial, " from "sv, f.server, ", "sv,
                    f.dnssec.other_serial, " from ", f.dnssec.other_server);
         break;
     case FindingCode::rule_match:
-        append_all(s, "matched rule ", f.rule_tag, " (", f.rule_severity, ", line ", f.rule_line, ": ",
+        append_all(s, "matched rule "sv, f.rule_tag, " ("sv, f.rule_severity, ", line "sv, f.rule_line, ": "sv,
                    f.rule_pattern, ")");
         break;
     case FindingCode::count_:

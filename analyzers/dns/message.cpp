@@ -13,9 +13,10 @@
 //     inside RDATA: rdlength_past_end;
 //   - name errors (loop, forward / out-of-range pointer, label type, length) come from
 //     scan_name with the offset of the offending byte.
-#include <algorithm>
-
 #include "analyzers/dns/message.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace frag53::dns {
 namespace {
@@ -164,6 +165,8 @@ bool MessageView::parse_question(WireReader& r) noexcept {
     }
     Question q;
     q.name_offset = static_cast<uint16_t>(start);
+    // Whole in place: the bytes are the decoded name (at most 255, checked by the scan).
+    if (!name.jumped) q.name_length = static_cast<uint8_t>(name.end - start);
     q.qtype = r.u16();
     q.qclass = r.u16();
     if (n_questions_ < max_questions) questions_[n_questions_++] = q;
@@ -286,7 +289,13 @@ size_t MessageView::records_in(Section s) const noexcept {
 bool MessageView::first_question(Name& name, uint16_t& qtype, uint16_t& qclass) const noexcept {
     if (n_questions_ == 0) return false;
     const Question& q = questions_[0];
-    if (decode_name(wire_, q.name_offset, name) != ParseError::none) return false;
+    if (q.name_length != 0) {
+        // Validated by parse(), with no pointer: the bytes are the name.
+        name.length = q.name_length;
+        std::memcpy(name.wire.data(), wire_.data() + q.name_offset, q.name_length);
+    } else if (decode_name(wire_, q.name_offset, name) != ParseError::none) {
+        return false;
+    }
     qtype = q.qtype;
     qclass = q.qclass;
     return true;

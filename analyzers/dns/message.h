@@ -92,6 +92,7 @@ ParseError decode_name(Bytes msg, size_t offset, Name& out, size_t* end = nullpt
 struct NameScan {
     ParseError error = ParseError::none;
     size_t end = 0;           // offset just after the in-place bytes (valid when error == none)
+    bool jumped = false;      // the name goes on through a compression pointer
     size_t error_offset = 0;  // the byte that made the name invalid
 };
 // Encoders use one pointer per name; a chain this long has no use but to burn time.
@@ -130,6 +131,9 @@ NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCa
 struct Question {
     uint16_t name_offset = 0;
     uint16_t qtype = 0, qclass = 0;
+    // The name's length when it lies whole at name_offset (no compression pointer, as nearly
+    // every question's): it is then copied rather than decoded again. 0 otherwise.
+    uint8_t name_length = 0;
 };
 
 struct Record {

@@ -97,7 +97,7 @@ NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCa
         const size_t target = static_cast<size_t>((len & 0x3F) << 8 | w[pos++]);
         if (!jumped) {
             res.end = pos;
-            jumped = true;
+            res.jumped = jumped = true;
         }
         if (visited.n < visited.begin.size()) {
             visited.begin[visited.n] = static_cast<uint16_t>(segment_start);

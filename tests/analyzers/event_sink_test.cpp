@@ -61,6 +61,25 @@ TEST(EventSinkTest, StringsAreEscapedLikeRapidjson) {
               describe_finding(rule_finding(pattern)));
 }
 
+// One byte that may need escaping at every position of plain strings of every length up to 48:
+// the 16-byte, 8-byte and byte-at-a-time paths and their hand-overs all escape like rapidjson.
+TEST(EventSinkTest, EscapesAtEveryPositionAndLength) {
+    const unsigned char specials[] = {0x00, 0x01, 0x0A, 0x1A, 0x1F, 0x20, '"', '\\', 0x7F, 0x80, 0xFF};
+    for (size_t len = 1; len <= 48; ++len) {
+        for (size_t at = 0; at < len; ++at) {
+            for (const unsigned char c : specials) {
+                std::string pattern(len, 'x');
+                pattern[at] = static_cast<char>(c);
+                const std::string json = finding_to_json(rule_finding(pattern));
+                const std::string expected = "\"rule_pattern\":" + rapidjson_string(pattern) + ",";
+                const size_t key = json.find("\"rule_pattern\":");
+                ASSERT_NE(key, std::string::npos);
+                ASSERT_EQ(json.substr(key, expected.size()), expected) << "length " << len << " at " << at << " byte " << int{c};
+            }
+        }
+    }
+}
+
 TEST(EventSinkTest, LineLayout) {
     const std::string json = finding_to_json(rule_finding("x"));
     const std::string head =
