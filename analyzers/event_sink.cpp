@@ -8,6 +8,7 @@
 #endif
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <concepts>
 #include <cstring>
@@ -62,6 +63,18 @@ public:
         char* p = separate(room(v.size() * 6 + 3));  // "\u00XX" is the longest escape
         *p++ = '"';
         p = escape(p, v);
+        *p++ = '"';
+        commit(p);
+    }
+    // A value known to need no escaping (names from tables, times, addresses, numbers in text):
+    // copied as it is.
+    void Plain(std::string_view v) {
+        assert(std::all_of(v.begin(), v.end(), [](char c) {
+            return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+        }));
+        char* p = separate(room(v.size() + 2));
+        *p++ = '"';
+        p = copy(p, v.data(), v.size());
         *p++ = '"';
         commit(p);
     }
@@ -194,38 +207,45 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
         w.Key(k);
         w.String(v);
     };
+    auto plain = [&w](const auto& k, std::string_view v) {
+        w.Key(k);
+        w.Plain(v);
+    };
     // A value formatted into the scratch string: an address, a name, or what a callable appends.
-    auto text_str = [&scratch, &str](const auto& k, const auto& value) {
+    // text_plain for values that never need escaping (addresses, times, type names).
+    auto format = [&scratch](const auto& value) -> std::string_view {
         scratch.text.clear();
         if constexpr (std::is_invocable_v<decltype(value), std::string&>) value(scratch.text);
         else text::append(scratch.text, value);
-        str(k, scratch.text);
+        return scratch.text;
     };
+    auto text_str = [&str, &format](const auto& k, const auto& value) { str(k, format(value)); };
+    auto text_plain = [&plain, &format](const auto& k, const auto& value) { plain(k, format(value)); };
     w.StartObject();
-    str("code", code_name(f.code));
-    str("severity", severity_name(f.severity));
-    text_str("ts", [&](std::string& t) { text::append_timestamp(t, f.ts_ns); });
+    plain("code", code_name(f.code));
+    plain("severity", severity_name(f.severity));
+    text_plain("ts", [&](std::string& t) { text::append_timestamp(t, f.ts_ns); });
     key("ts_ns");
     w.Uint64(f.ts_ns);
     const bool path = f.code == FindingCode::path_dnssec_queries_lost ||
                       f.code == FindingCode::path_large_responses_lost;
-    if (!path && !is_ip_level(f)) str("transport", transport_name(f.transport));
+    if (!path && !is_ip_level(f)) plain("transport", transport_name(f.transport));
     key("ip_version");
     w.Uint(f.ip_version);
     if (path) {
-        text_str("server", f.server);
+        text_plain("server", f.server);
     } else if (is_ip_level(f)) {
         // A fragment set with no DNS header seen: only the datagram's addresses are known.
-        text_str("src", f.client);
-        text_str("dst", f.server);
+        text_plain("src", f.client);
+        text_plain("dst", f.server);
     } else {
         if (f.client.version) {
-            text_str("client", f.client);
+            text_plain("client", f.client);
             key("client_port");
             w.Uint(f.client_port);
         }
         if (f.server.version) {
-            text_str("server", f.server);
+            text_plain("server", f.server);
             key("server_port");
             w.Uint(f.server_port);
         }
@@ -236,7 +256,7 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
     }
     if (f.has_question) {
         text_str("qname", f.qname);
-        text_str("qtype", [&](std::string& t) { text::append_qtype(t, f.qtype); });
+        text_plain("qtype", [&](std::string& t) { text::append_qtype(t, f.qtype); });
         key("qtype_code");
         w.Uint(f.qtype);
     }
@@ -325,7 +345,7 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
         w.Uint(f.mtu);
         key("quoted_ip_length");
         w.Uint(f.quoted_ip_length);
-        text_str("reporter", f.reporter);
+        text_plain("reporter", f.reporter);
     }
     if (f.code >= FindingCode::dnssec_rrsig_expired && f.code <= FindingCode::dns_soa_serial_mismatch) {
         const auto& d = f.dnssec;
@@ -338,14 +358,14 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
         case FindingCode::dnssec_rrsig_expiring:
         case FindingCode::dnssec_signature_invalid:
             text_str("owner", d.owner);
-            text_str("type_covered", [&](std::string& t) { text::append_qtype(t, d.type_covered); });
+            text_plain("type_covered", [&](std::string& t) { text::append_qtype(t, d.type_covered); });
             key("key_tag");
             w.Uint(d.key_tag);
             key("algorithm");
             w.Uint(d.algorithm);
             if (f.code != FindingCode::dnssec_signature_invalid) {
-                str("inception", format_rrsig_time(d.inception));
-                str("expiration", format_rrsig_time(d.expiration));
+                plain("inception", format_rrsig_time(d.inception));
+                plain("expiration", format_rrsig_time(d.expiration));
                 key("seconds");
                 w.Int64(d.seconds);
             }
@@ -375,7 +395,7 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
             w.EndArray();
             break;
         case FindingCode::dnssec_missing_rrsig:
-            text_str("signed_by_server", d.other_server);
+            text_plain("signed_by_server", d.other_server);
             break;
         case FindingCode::dnssec_weak_algorithm:
             key("algorithm");
@@ -392,7 +412,7 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
             w.Uint(d.serial);
             key("other_serial");
             w.Uint(d.other_serial);
-            text_str("other_server", d.other_server);
+            text_plain("other_server", d.other_server);
             break;
         default:
             break;
@@ -407,7 +427,7 @@ void write_finding(const Finding& f, JsonScratch& scratch) {
         w.Uint(f.rule_line);
     }
     if (f.rcode >= 0) {
-        text_str("rcode", [&](std::string& t) { text::append_rcode(t, f.rcode); });
+        text_plain("rcode", [&](std::string& t) { text::append_rcode(t, f.rcode); });
         key("rcode_code");
         w.Int(f.rcode);
     }

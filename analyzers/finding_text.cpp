@@ -85,6 +85,13 @@ struct AddressText {
 thread_local std::array<AddressText, 4> recent_addresses;
 thread_local unsigned next_address = 0;
 
+struct NameText {
+    dns::Name name;         // length 0: unused
+    std::string text;
+};
+thread_local std::array<NameText, 2> recent_names;
+thread_local unsigned next_name = 0;
+
 thread_local uint64_t last_second = ~uint64_t{0};
 thread_local char last_second_text[20];  // "2026-11-23T17:46:38"
 
@@ -100,6 +107,21 @@ void append(std::string& s, const IpAddress& a) {
     e.address = a;
     e.length = static_cast<uint8_t>(a.format(e.text));
     s.append(e.text, e.length);
+}
+
+void append(std::string& s, const dns::Name& n) {
+    for (const NameText& e : recent_names)
+        if (e.name.length == n.length && n.length != 0 &&
+            std::memcmp(e.name.wire.data(), n.wire.data(), n.length) == 0) {
+            s += e.text;
+            return;
+        }
+    NameText& e = recent_names[next_name++ % recent_names.size()];
+    e.name.length = n.length;
+    std::memcpy(e.name.wire.data(), n.wire.data(), n.length);
+    e.text.clear();
+    n.append_to(e.text);
+    s += e.text;
 }
 
 void append_timestamp(std::string& s, uint64_t ts_ns) {

@@ -32,7 +32,8 @@ void append(std::string& s, T v) {
 // Findings come in runs about the same few hosts: the last few addresses formatted (per thread)
 // are appended from their text instead of being formatted again.
 void append(std::string& s, const IpAddress& a);
-inline void append(std::string& s, const dns::Name& n) { n.append_to(s); }
+// Likewise the last few names: a finding prints its question twice (the field and the message).
+void append(std::string& s, const dns::Name& n);
 
 // Every part in order: append_all(s, "response of ", size, " B").
 template <class... Parts>

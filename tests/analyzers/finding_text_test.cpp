@@ -72,6 +72,34 @@ TEST(FindingTextTest, RepeatedSecondsAndAddressesFormatAsFresh) {
     }
 }
 
+TEST(FindingTextTest, RepeatedNamesFormatAsFresh) {
+    // The last few names' text is reused: more names than it keeps, names differing only in
+    // case or in their last byte, and one name that is a prefix of another.
+    auto wire = [](std::initializer_list<std::string> labels) {
+        dns::Name n;
+        size_t at = 0;
+        for (const std::string& l : labels) {
+            n.wire[at++] = static_cast<uint8_t>(l.size());
+            for (char c : l) n.wire[at++] = static_cast<uint8_t>(c);
+        }
+        n.wire[at++] = 0;
+        n.length = static_cast<uint8_t>(at);
+        return n;
+    };
+    const std::vector<dns::Name> names = {
+        wire({"www", "example"}), wire({"WWW", "example"}), wire({"www", "examplf"}),
+        wire({"www", "exampl"}),  wire({"a\"s\\", "test"}), wire({}), wire({"x"})};
+    std::mt19937_64 rng(10);
+    for (int i = 0; i < 20000; ++i) {
+        const dns::Name& n = names[rng() % (i % 3 == 0 ? names.size() : 2)];
+        std::string got = "prefix ";
+        text::append(got, n);
+        std::string ref = "prefix ";
+        n.append_to(ref);
+        ASSERT_EQ(got, ref);
+    }
+}
+
 TEST(FindingTextTest, AppendsWhatTheStringHelpersReturn) {
     std::string s = "x";
     text::append_all(s, ' ', uint8_t{6}, ' ', int32_t{-5}, ' ', uint64_t{18446744073709551615ull}, ' ',
