@@ -204,6 +204,7 @@ TEST(NameScanCache, RandomMessagesScanTheSameWithAndWithoutIt) {
             ASSERT_EQ(a.error, c.error) << round << " " << off;
             if (a.error == ParseError::none) {
                 ASSERT_EQ(a.end, c.end) << round << " " << off;
+                ASSERT_EQ(a.jumped, c.jumped) << round << " " << off;
             } else {
                 ASSERT_EQ(a.error_offset, c.error_offset) << round << " " << off;
             }
