@@ -34,18 +34,19 @@ Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& 
 }
 
 ServerStats* Aggregator::server(const IpAddress& a) {
-    // Queries come in runs to the same server: the last one found is checked before the map
-    // (whose elements stay where they are).
-    if (last_server_ != nullptr && last_server_->address == a) return last_server_;
+    // Queries go to a few servers (often one address of each family): the last two found are
+    // checked before the map (whose elements stay where they are).
+    for (ServerStats* s : last_servers_)
+        if (s != nullptr && s->address == a) return s;
     auto it = servers_.find(a);
-    if (it != servers_.end()) return last_server_ = &it->second;
+    if (it != servers_.end()) return remember(&it->second);
     if (servers_.size() >= config_.max_servers) {
         ++servers_untracked_;
         return nullptr;
     }
     ServerStats s;
     s.address = a;
-    return last_server_ = &servers_.emplace(a, s).first->second;
+    return remember(&servers_.emplace(a, s).first->second);
 }
 
 void Aggregator::emit(Finding& f) {

@@ -177,7 +177,13 @@ private:
     // slot is assigned a fresh History), so only the pages of slots in use are ever touched.
     ZeroedTable<History> history_;
     std::unordered_map<IpAddress, ServerStats, AddressHash> servers_;
-    ServerStats* last_server_ = nullptr;  // the last one server() returned
+    // The last two servers server() looked up in the map, the older one replaced first.
+    std::array<ServerStats*, 2> last_servers_{};
+    size_t next_last_server_ = 0;
+    ServerStats* remember(ServerStats* s) noexcept {
+        last_servers_[next_last_server_++ % last_servers_.size()] = s;
+        return s;
+    }
     uint64_t servers_untracked_ = 0;
     uint64_t history_evictions_ = 0;
     uint64_t last_ts_ = 0;  // latest packet time seen in a record: when verdicts are made

@@ -25,7 +25,15 @@ struct IpAddress {
         a.version = 6;
         return a;
     }
-    bool operator==(const IpAddress&) const noexcept = default;
+    // Two 8-byte compares (the defaulted == is a memcmp call); the same result.
+    bool operator==(const IpAddress& o) const noexcept {
+        uint64_t a0, a1, b0, b1;
+        std::memcpy(&a0, bytes.data(), 8);
+        std::memcpy(&a1, bytes.data() + 8, 8);
+        std::memcpy(&b0, o.bytes.data(), 8);
+        std::memcpy(&b1, o.bytes.data() + 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0 && version == o.version;
+    }
     auto operator<=>(const IpAddress&) const noexcept = default;
 
     uint64_t hash() const noexcept {

@@ -59,5 +59,22 @@ TEST(IpAddressTest, NoVersionIsEmpty) {
     EXPECT_EQ(a.format(buf), 0u);
 }
 
+// Equality is every byte and the version, as memberwise comparison would have it.
+TEST(IpAddressTest, EqualityIsBytesAndVersion) {
+    std::mt19937 gen(16);
+    for (int i = 0; i < 20000; ++i) {
+        IpAddress a, b;
+        for (auto& x : a.bytes) x = static_cast<uint8_t>(gen() % 3);
+        a.version = gen() % 2 ? 4 : 6;
+        b = a;
+        if (gen() % 2) b.bytes[gen() % 16] ^= static_cast<uint8_t>(1 + gen() % 255);
+        if (gen() % 4 == 0) b.version = b.version == 4 ? 6 : 4;
+        const bool memberwise = a.bytes == b.bytes && a.version == b.version;
+        ASSERT_EQ(a == b, memberwise);
+        ASSERT_EQ(a != b, !memberwise);
+        ASSERT_EQ((a <=> b) == 0, memberwise);
+    }
+}
+
 }  // namespace
 }  // namespace frag53
