@@ -69,7 +69,7 @@ struct Header {
 
 // An uncompressed name in wire form (length-prefixed labels, ending with the root label).
 struct Name {
-    std::array<uint8_t, 255> wire{};
+    std::array<uint8_t, 255> wire;  // only the first `length` bytes are ever read
     uint8_t length = 0;  // bytes used in wire, including the root label; 0 = not decoded
 
     std::string to_string() const;  // presentation form, "." for root, escapes non-printables
