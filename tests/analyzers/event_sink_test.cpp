@@ -118,7 +118,8 @@ TEST(EventSinkTest, BatchesReachTheFileAsWholeLinesInOrder) {
         JsonLinesSink sink(out);
         size_t n = 0;
         while (expected.size() < 3 * JsonLinesSink::batch_bytes + 100) {
-            const Finding f = rule_finding("p" + std::to_string(n++));
+            const std::string pattern = "p" + std::to_string(n++);  // the finding holds a view of it
+            const Finding f = rule_finding(pattern);
             sink.on_finding(f);
             expected += finding_to_json(f) + "\n";
         }
