@@ -3,7 +3,6 @@
 #include "analyzers/dnssec_checks.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace frag53 {
 
@@ -109,12 +108,10 @@ void Aggregator::on_query(const QueryRecord& r) {
     }
     if (!same) {
         if (h.used) ++history_evictions_;
-        // The question itself changes only with the slot's owner; only the name's used bytes
-        // are copied (a Name holds 255 and compares `length` of them).
+        // The question itself changes only with the slot's owner.
         h.used = true;
         h.client = r.client;
-        h.qname.length = r.qname.length;
-        std::memcpy(h.qname.wire.data(), r.qname.wire.data(), r.qname.length);
+        h.qname.assign(r.qname.wire.data(), r.qname.length);
         h.qtype = r.qtype;
     }
     // This attempt replaces the last one: every other field is written.

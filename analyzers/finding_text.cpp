@@ -117,8 +117,7 @@ void append(std::string& s, const dns::Name& n) {
             return;
         }
     NameText& e = recent_names[next_name++ % recent_names.size()];
-    e.name.length = n.length;
-    std::memcpy(e.name.wire.data(), n.wire.data(), n.length);
+    e.name.assign(n.wire.data(), n.length);
     e.text.clear();
     n.append_to(e.text);
     s += e.text;

@@ -225,14 +225,14 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
     static_assert(std::is_aggregate_v<Slot> && std::is_trivially_copyable_v<Slot> &&
                   std::is_trivially_destructible_v<Slot>);
     const size_t slot_bytes = static_cast<size_t>(config_.max_datagrams) * sizeof(Slot);
-    slots_ = std::unique_ptr<Slot[], FreeSlots>(static_cast<Slot*>(sparse_table_alloc(slot_bytes)),
-                                                FreeSlots{slot_bytes});
+    slots_ = std::unique_ptr<Slot[], FreeTable>(static_cast<Slot*>(sparse_table_alloc(slot_bytes)),
+                                                FreeTable{slot_bytes});
     // All-zero bytes are a value-initialised FragmentRecord, and it is an implicit-lifetime
     // type, so zeroed memory holds valid records without writing to them.
     static_assert(std::is_trivially_copyable_v<FragmentRecord> && std::is_trivially_destructible_v<FragmentRecord>);
     const size_t record_bytes = static_cast<size_t>(nrecords) * sizeof(FragmentRecord);
-    records_ = std::unique_ptr<FragmentRecord[], FreeRecords>(
-        static_cast<FragmentRecord*>(big_table_alloc(record_bytes)), FreeRecords{record_bytes});
+    records_ = std::unique_ptr<FragmentRecord[], FreeTable>(
+        static_cast<FragmentRecord*>(big_table_alloc(record_bytes)), FreeTable{record_bytes});
     // Chains of about one slot per bucket at most.
     size_t nbuckets = 1;
     while (nbuckets < static_cast<size_t>(config_.max_datagrams) * 2) nbuckets <<= 1;
@@ -248,8 +248,7 @@ FragmentTable::FragmentTable(const FragmentTableConfig& config) : config_(config
     }
 }
 
-void FragmentTable::FreeRecords::operator()(FragmentRecord* p) const noexcept { big_table_free(p, bytes); }
-void FragmentTable::FreeSlots::operator()(Slot* p) const noexcept { big_table_free(p, bytes); }
+void FragmentTable::FreeTable::operator()(void* p) const noexcept { big_table_free(p, bytes); }
 
 FragmentTable::~FragmentTable() {
     for (uint32_t i = 0; i < fresh_; ++i) delete[] slots_[i].buf.data;

@@ -285,19 +285,16 @@ private:
 
     FragmentTableConfig config_;
     FragmentCounters counters_;
-    struct FreeSlots {
-        size_t bytes;
-        void operator()(Slot* p) const noexcept;
+    // Frees a table from big_table_alloc / sparse_table_alloc (the slots and the records).
+    struct FreeTable {
+        size_t bytes;  // value-initialised to 0 by unique_ptr
+        void operator()(void* p) const noexcept;
     };
-    std::unique_ptr<Slot[], FreeSlots> slots_;
+    std::unique_ptr<Slot[], FreeTable> slots_;
     uint32_t fresh_ = 0;  // slots [fresh_, max_datagrams) have never been used
     // max_fragments_per_datagram per slot, zeroed by big_table_alloc: the pages of slots never
     // used (most of them; free slots are reused most recent first) are never written.
-    struct FreeRecords {
-        size_t bytes;  // value-initialised to 0 by unique_ptr
-        void operator()(FragmentRecord* p) const noexcept;
-    };
-    std::unique_ptr<FragmentRecord[], FreeRecords> records_;
+    std::unique_ptr<FragmentRecord[], FreeTable> records_;
     std::vector<uint32_t> buckets_;
     uint64_t bucket_mask_ = 0;
     uint32_t free_head_ = kNil;

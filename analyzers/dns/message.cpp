@@ -16,7 +16,6 @@
 #include "analyzers/dns/message.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace frag53::dns {
 namespace {
@@ -291,8 +290,7 @@ bool MessageView::first_question(Name& name, uint16_t& qtype, uint16_t& qclass) 
     const Question& q = questions_[0];
     if (q.name_length != 0) {
         // Validated by parse(), with no pointer: the bytes are the name.
-        name.length = q.name_length;
-        std::memcpy(name.wire.data(), wire_.data() + q.name_offset, q.name_length);
+        name.assign(wire_.data() + q.name_offset, q.name_length);
     } else if (decode_name(wire_, q.name_offset, name) != ParseError::none) {
         return false;
     }

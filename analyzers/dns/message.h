@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -71,6 +72,13 @@ struct Header {
 struct Name {
     std::array<uint8_t, 255> wire;  // only the first `length` bytes are ever read
     uint8_t length = 0;  // bytes used in wire, including the root label; 0 = not decoded
+
+    // The name whose wire form is `bytes` (n <= 255, already validated): copies n bytes, where
+    // assigning a whole Name copies all 255.
+    void assign(const void* bytes, uint8_t n) noexcept {
+        length = n;
+        std::memcpy(wire.data(), bytes, n);
+    }
 
     std::string to_string() const;  // presentation form, "." for root, escapes non-printables
     void append_to(std::string& out) const;  // the same text, appended (no temporary)
