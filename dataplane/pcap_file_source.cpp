@@ -26,13 +26,6 @@ namespace {
 // per 4 KiB (100,000 system calls for 400 MB). A larger buffer is one per MiB.
 constexpr size_t read_buffer_size = size_t{1} << 20;
 
-// Classic pcap files are read in chunks of this size. A small chunk is still in the CPU's caches
-// when its packets are analyzed: on a 412 MB capture 1 MiB chunks took 15 % less CPU time than
-// 4 MiB ones. A record carried over to a fresh chunk must fit in one.
-constexpr size_t chunk_size = size_t{1} << 20;
-static_assert(chunk_size >= pcap_record_header_size + pcap_maximum_snaplen);
-
-
 using FileHeader = std::array<std::byte, pcap_file_header_size>;
 
 // The file header of the regular file open on `fd` when it is a classic pcap file, read without
@@ -51,22 +44,19 @@ struct PcapFileSource::Impl {
     std::unique_ptr<char[]> read_buffer;  // the open file's stdio buffer: outlives `pcap`
     PcapHandle pcap;                      // the open file, when libpcap reads its records
 
-    // The open file, when its records are read in place: chunks read with pread(2), records
-    // handed out as views into them.
-    UniqueFd fd;
-    uint64_t file_offset = 0;  // where the next read starts
-    bool file_ended = false;   // a read found the end of the file
-    int read_errno = 0;        // why the last read failed
+    // The open file, when its records are read in place: chunks from its feed, records handed
+    // out as views into them.
+    std::shared_ptr<PcapChunkFeed> feed;
     ClassicPcapLayout layout;
-    std::unique_ptr<std::byte[]> chunk;  // the chunk being read
-    size_t chunk_len = 0;                // bytes of it filled
-    bool chunk_in_burst = false;         // `chunk` has views in the burst being built
-    PcapRecordReader reader;             // over `chunk`
+    uint64_t seq = 0;                 // the chunk being read
+    PcapChunkFeed::Chunk chunk;       // chunk `seq`, once taken
+    bool have_chunk = false;
+    bool chunk_in_burst = false;      // `chunk` has views in the burst being built
+    PcapRecordReader reader;          // over `chunk`
     // Earlier chunks that views of the burst being built, or last returned, point into. They
-    // are reused once the next receive() starts; at most one per packet of a burst, as every
+    // are released once the next receive() starts; at most one per packet of a burst, as every
     // chunk holds at least the start of a packet that is in the burst.
-    std::vector<std::unique_ptr<std::byte[]>> retired;
-    std::vector<std::unique_ptr<std::byte[]>> spare;  // chunks free for reuse
+    std::vector<std::pair<std::shared_ptr<PcapChunkFeed>, uint64_t>> retired;
 
     BpfProgram filter;
     size_t file_index = 0;
@@ -77,60 +67,64 @@ struct PcapFileSource::Impl {
     // One buffer per burst slot, never shrunk: after warm-up a burst allocates nothing.
     std::vector<std::vector<std::byte>> slots;
 
-    bool file_open() const noexcept { return pcap || fd; }
+    bool file_open() const noexcept { return pcap || feed; }
 
-    // Puts the current chunk where views of this burst cannot be overwritten, or up for reuse.
+    // Lets go of the current chunk: released now, or at the next receive() when views of this
+    // burst point into it.
     void retire_chunk() {
-        if (!chunk) return;
-        (chunk_in_burst ? retired : spare).push_back(std::move(chunk));
-        chunk.reset();
-        chunk_len = 0;
+        if (!have_chunk) return;
+        if (chunk_in_burst)
+            retired.emplace_back(feed, seq);
+        else
+            feed->release(seq);
+        have_chunk = false;
         chunk_in_burst = false;
+        ++seq;
     }
 
-    // Moves the unread bytes of the chunk (part of one record: next() stopped short of a whole
-    // one) to the front of a fresh chunk and fills the rest from the file. False if a read
-    // failed, with read_errno set.
-    bool refill() {
-        std::unique_ptr<std::byte[]> next;
-        if (!spare.empty()) {
-            next = std::move(spare.back());
-            spare.pop_back();
-        } else {
-            next = std::make_unique_for_overwrite<std::byte[]>(chunk_size);
+    // Moves on to the next chunk. False at the end of the file's chunks.
+    bool take_chunk() {
+        if (have_chunk) {
+            if (chunk.last) return false;
+            retire_chunk();
         }
-        const size_t from = reader.offset();  // where the unfinished record starts
-        const size_t carried = chunk_len - from;
-        if (carried != 0) std::memcpy(next.get(), chunk.get() + from, carried);
-        size_t len = carried;
-        while (len < chunk_size) {
-            const ssize_t got = pread(fd.get(), next.get() + len, chunk_size - len,
-                                      static_cast<off_t>(file_offset));
-            if (got < 0) {
-                if (errno == EINTR) continue;
-                read_errno = errno;
-                spare.push_back(std::move(next));
-                return false;
-            }
-            if (got == 0) {
-                file_ended = true;
-                break;
-            }
-            len += static_cast<size_t>(got);
-            file_offset += static_cast<uint64_t>(got);
-        }
-        retire_chunk();
-        chunk = std::move(next);
-        chunk_len = len;
-        reader = PcapRecordReader(Bytes(chunk.get(), chunk_len), layout);
+        chunk = feed->get(seq);
+        have_chunk = true;
+        reader = PcapRecordReader(chunk.bytes, layout);
         return true;
+    }
+
+    void release_retired() noexcept {
+        for (auto& [f, r] : retired) f->release(r);
+        retired.clear();
+    }
+
+    // Done with the file's feed. Its current chunk is retired; before its last chunk, the
+    // chunks still to come are left to the other readers.
+    void drop_feed() {
+        if (!feed) return;
+        const bool finished = have_chunk && chunk.last;
+        retire_chunk();
+        if (!finished) feed->leave(seq);
+        feed.reset();
+        reader = PcapRecordReader();
     }
 };
 
-PcapFileSource::PcapFileSource(std::vector<std::string> files, std::string bpf_filter)
-    : files_(std::move(files)), filter_(std::move(bpf_filter)), impl_(std::make_unique<Impl>()) {}
+PcapFileSource::PcapFileSource(std::vector<std::string> files, std::string bpf_filter,
+                               std::shared_ptr<PcapFeedGroup> feeds)
+    : files_(std::move(files)),
+      filter_(std::move(bpf_filter)),
+      feeds_(feeds ? std::move(feeds) : std::make_shared<PcapFeedGroup>(1)),
+      impl_(std::make_unique<Impl>()) {}
 
-PcapFileSource::~PcapFileSource() = default;
+PcapFileSource::~PcapFileSource() {
+    Impl& s = *impl_;
+    s.chunk_in_burst = false;  // no views outlive the source
+    s.drop_feed();
+    s.release_retired();
+    if (next_file_ < files_.size()) feeds_->depart(next_file_);
+}
 
 bool PcapFileSource::open_next() noexcept {
     Impl& s = *impl_;
@@ -139,6 +133,7 @@ bool PcapFileSource::open_next() noexcept {
         const std::string& name = files_[index];
         auto skip = [&](std::string message) {
             errors_.push_back(SourceError{name, 0, std::move(message), true});
+            feeds_->skip(index);
         };
 
         char errbuf[PCAP_ERRBUF_SIZE] = {};
@@ -192,21 +187,26 @@ bool PcapFileSource::open_next() noexcept {
         }
         s.pcap = std::move(p);  // closes the previous file before its buffer goes
         s.read_buffer = std::move(buffer);
-        if (classic) {
+        if (!classic) {
+            feeds_->skip(index);
+        } else {
             // libpcap has checked the header; the layout takes the snapshot libpcap made of its
-            // snaplen. The file is then read through a descriptor of its own, by offset, and
-            // libpcap's handle goes. When that cannot be set up, libpcap reads on.
+            // snaplen.
             const auto layout =
                 classic_pcap_layout(header, static_cast<uint32_t>(pcap_snapshot(s.pcap.get())));
-            UniqueFd fd(fcntl(fileno(pcap_file(s.pcap.get())), F_DUPFD_CLOEXEC, 0));
-            if (layout && fd && pcap_records_verbatim(dlt, layout->swapped)) {
-                // Records are read once, front to back: the kernel may read further ahead.
-                (void)posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-                s.fd = std::move(fd);
-                s.file_offset = pcap_file_header_size;
-                s.file_ended = false;
+            if (layout && pcap_records_verbatim(dlt, layout->swapped)) {
+                s.feed = feeds_->attach(index, fileno(pcap_file(s.pcap.get())),
+                                        pcap_file_header_size, *layout);
+            } else {
+                feeds_->skip(index);
+            }
+            if (s.feed) {
+                // The file is then read through the feed, and libpcap's handle goes. When the
+                // feed could not be started, libpcap reads on.
                 s.layout = *layout;
-                s.reader = PcapRecordReader();  // empty: the first next() asks for a chunk
+                s.seq = 0;
+                s.have_chunk = false;
+                s.reader = PcapRecordReader();  // empty: the first next() takes a chunk
                 s.pcap.reset();
                 ++files_read_in_place_;
             }
@@ -223,15 +223,14 @@ bool PcapFileSource::open_next() noexcept {
 size_t PcapFileSource::receive(std::span<PacketView> out) {
     Impl& s = *impl_;
     // This call ends the previous burst's views, so the chunks they point into can be reused.
-    for (auto& chunk : s.retired) s.spare.push_back(std::move(chunk));
-    s.retired.clear();
+    s.release_retired();
     s.chunk_in_burst = false;
     if (out.empty()) return 0;
 
     size_t n = 0;
     while (n < out.size()) {
         if (!s.file_open() && !open_next()) break;
-        n = s.fd ? read_in_place(out, n) : read_copied(out, n);
+        n = s.feed ? read_in_place(out, n) : read_copied(out, n);
     }
     return n;
 }
@@ -243,13 +242,12 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
     while (n < out.size()) {
         const PcapReadStatus status = s.reader.next(rec);
         if (status != PcapReadStatus::record) {
-            // Short of bytes at the end of a chunk is only damage once the file has ended.
-            const bool short_of_bytes = status != PcapReadStatus::caplen_too_big;
-            if (short_of_bytes && !s.file_ended) {
-                if (s.refill()) continue;
+            // Every chunk but the last ends where a record does.
+            if (status == PcapReadStatus::end && s.take_chunk()) continue;
+            if (s.have_chunk && s.chunk.read_errno != 0) {
                 // libpcap's words for a failed read.
                 report_damage(std::string("error reading dump file: ") +
-                              std::strerror(s.read_errno));
+                              std::strerror(s.chunk.read_errno));
             } else if (status != PcapReadStatus::end) {
                 report_damage(s.reader.error_message());
             }
@@ -334,12 +332,8 @@ void PcapFileSource::report_damage(const std::string& what) {
 void PcapFileSource::close_file() {
     Impl& s = *impl_;
     s.pcap.reset();
-    if (s.fd) {
-        s.fd.reset();
-        // Views of this burst may point into its last chunk: kept until the next receive().
-        s.retire_chunk();
-        s.reader = PcapRecordReader();
-    }
+    // Views of this burst may point into its last chunk: kept until the next receive().
+    s.drop_feed();
     s.filter.reset();
     ++files_read_;
 }

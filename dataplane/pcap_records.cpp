@@ -81,6 +81,7 @@ PcapReadStatus PcapRecordReader::next(PcapRecord& out) noexcept {
     const size_t start = r_.pos();
     const size_t left = r_.remaining();
     if (left == 0) return status_ = PcapReadStatus::end;
+    prefetch_ahead(start);
     if (left < pcap_record_header_size)
         return fail(PcapReadStatus::truncated_header, pcap_record_header_size, left, start);
 

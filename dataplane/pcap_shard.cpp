@@ -8,8 +8,11 @@
 
 namespace frag53 {
 
-PcapShard::PcapShard(std::vector<std::string> files, std::string bpf_filter, uint32_t index, uint32_t count)
-    : source_(std::move(files), std::move(bpf_filter)), index_(index), count_(count == 0 ? 1 : count) {}
+PcapShard::PcapShard(std::vector<std::string> files, std::string bpf_filter, uint32_t index, uint32_t count,
+                     std::shared_ptr<PcapFeedGroup> feeds)
+    : source_(std::move(files), std::move(bpf_filter), std::move(feeds)),
+      index_(index),
+      count_(count == 0 ? 1 : count) {}
 
 uint32_t PcapShard::shard_of(const PacketView& p, uint32_t count) noexcept {
     if (count <= 1) return 0;

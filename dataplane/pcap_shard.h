@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,10 @@ namespace frag53 {
 
 class PcapShard final : public ReplayShard {
 public:
-    PcapShard(std::vector<std::string> files, std::string bpf_filter, uint32_t index, uint32_t count);
+    // `feeds`: one group for the `count` shards, so the files are read once for all of them (the
+    // shards must then be read at the same time); by default the shard reads them itself.
+    PcapShard(std::vector<std::string> files, std::string bpf_filter, uint32_t index, uint32_t count,
+              std::shared_ptr<PcapFeedGroup> feeds = nullptr);
 
     size_t next(std::span<PacketView> out, std::span<bool> mine, uint64_t max_frame,
                 Stop& why) noexcept override;

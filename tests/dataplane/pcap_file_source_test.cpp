@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
@@ -12,9 +13,13 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dataplane/decode.h"
+#include "dataplane/pcap_chunk_feed.h"
+#include "dataplane/pcap_records.h"
+#include "dataplane/unique_fd.h"
 
 namespace frag53 {
 namespace {
@@ -553,7 +558,7 @@ TEST_F(PcapFileSourceTest, RecordsAcrossChunksMatchLibpcap) {
             for (size_t j = 0; j < len; ++j) data[j] = static_cast<uint8_t>(i * 7 + j);
             f.record(1'700'000'000 + i, i, data, static_cast<uint32_t>(len + (i % 3)));
         }
-        ASSERT_GT(f.bytes.size(), size_t{3} << 20);  // four chunks
+        ASSERT_GT(f.bytes.size(), size_t{3} << 20);  // several chunks
         const auto p = write_bytes(big ? "big.pcap" : "little.pcap", f.bytes);
 
         // libpcap's packets, read straight from the file.
@@ -701,6 +706,251 @@ TEST_F(PcapFileSourceTest, CookedCaptureFromTheOtherByteOrderIsReadThroughLibpca
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(src.files_read_in_place(), 0u);
     EXPECT_EQ(got[0].data[16], 0x44);  // the ID in this host's order, as libpcap delivers it
+}
+
+// ---- PcapChunkFeed and PcapFeedGroup ----------------------------------------------------------
+
+// A classic little-endian file of `n` records of pseudo-random sizes up to 1,600 bytes, some
+// empty; every 400th is the largest there can be when `largest` is set.
+ClassicFile varied_file(uint32_t n, uint32_t seed, bool largest = false) {
+    ClassicFile f(false, 0xa1b23c4d, 0, DLT_EN10MB);
+    std::vector<uint8_t> data;
+    for (uint32_t i = 0; i < n; ++i) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 8) % 1600;
+        if (i % 97 == 3) len = 0;
+        if (largest && i % 400 == 9) len = pcap_maximum_snaplen;
+        data.assign(len, 0);
+        for (size_t j = 0; j < len; ++j) data[j] = static_cast<uint8_t>(i * 13 + j);
+        f.record(1'700'000'000 + i, i, data);
+    }
+    return f;
+}
+
+// The records of `bytes` (a file's, after its header) as one reader of the whole file sees them:
+// each record's data and time, then the status and message it stopped with.
+struct Walk {
+    std::vector<std::pair<std::vector<uint8_t>, uint64_t>> records;
+    PcapReadStatus status = PcapReadStatus::end;
+    std::string message;
+};
+void walk(Bytes bytes, const ClassicPcapLayout& layout, Walk& w, bool stop_at_end = true) {
+    PcapRecordReader r(bytes, layout);
+    PcapRecord rec;
+    PcapReadStatus st;
+    while ((st = r.next(rec)) == PcapReadStatus::record) {
+        const auto* d = reinterpret_cast<const uint8_t*>(rec.data.data());
+        w.records.push_back({std::vector<uint8_t>(d, d + rec.data.size()), rec.ts_ns});
+    }
+    if (st != PcapReadStatus::end || stop_at_end) {
+        w.status = st;
+        w.message = r.error_message();
+    }
+}
+
+UniqueFd open_at_records(const std::string& p) { return UniqueFd(::open(p.c_str(), O_RDONLY | O_CLOEXEC)); }
+
+// The chunks of a feed, read by one reader: every chunk but the last ends where a record ends,
+// a record cut by a chunk's end is carried whole into the next, and together the chunks give
+// what one reader of the whole file gets, for chunk sizes below, near and above a record's size.
+TEST_F(PcapFileSourceTest, FeedChunksEndOnRecordBoundaries) {
+    const ClassicFile f = varied_file(3000, 7, true);
+    const auto p = write_bytes("feed.pcap", f.bytes);
+    const auto layout = classic_pcap_layout(Bytes(reinterpret_cast<const std::byte*>(f.bytes.data()), 24),
+                                            pcap_maximum_snaplen);
+    ASSERT_TRUE(layout);
+    Walk whole;
+    walk(Bytes(reinterpret_cast<const std::byte*>(f.bytes.data()) + 24, f.bytes.size() - 24), *layout, whole);
+    ASSERT_EQ(whole.records.size(), 3000u);
+    ASSERT_EQ(whole.status, PcapReadStatus::end);
+
+    for (size_t fill : {size_t{100}, size_t{1500}, size_t{65536}, PcapChunkFeed::default_fill}) {
+        for (size_t depth : {size_t{2}, size_t{5}}) {
+            PcapChunkFeed feed(open_at_records(p), 24, *layout, 1, fill, depth);
+            Walk got;
+            uint64_t seq = 0;
+            for (;; ++seq) {
+                const PcapChunkFeed::Chunk c = feed.get(seq);
+                EXPECT_EQ(c.read_errno, 0);
+                EXPECT_LE(c.bytes.size(), fill + PcapChunkFeed::largest_record);
+                Walk part;
+                walk(c.bytes, *layout, part);
+                EXPECT_EQ(part.status, PcapReadStatus::end) << "chunk " << seq << " fill " << fill;
+                got.records.insert(got.records.end(), part.records.begin(), part.records.end());
+                feed.release(seq);
+                if (c.last) break;
+            }
+            EXPECT_EQ(got.records, whole.records) << "fill " << fill;
+            EXPECT_EQ(feed.chunks_read(), seq + 1);
+            EXPECT_GE(seq + 1, (f.bytes.size() - 24) / (fill + PcapChunkFeed::largest_record));
+            if (fill == 100) {
+                EXPECT_GT(seq, 3000u) << "records larger than a fill are carried";
+            }
+            const PcapChunkFeed::Chunk past = feed.get(seq + 1);
+            EXPECT_TRUE(past.last);
+            EXPECT_TRUE(past.bytes.empty());
+        }
+    }
+}
+
+// Damage stops the feed where it stops a reader of the whole file: a record cut by the end of the
+// file is in the last chunk, and after a caplen over the maximum nothing more is read.
+TEST_F(PcapFileSourceTest, FeedEndsWhereTheDamageIs) {
+    ClassicFile cut = varied_file(500, 3);
+    cut.bytes.resize(cut.bytes.size() - 100);
+    ClassicFile huge = varied_file(300, 4);
+    huge.u32(1), huge.u32(0), huge.u32(pcap_maximum_snaplen + 1), huge.u32(pcap_maximum_snaplen + 1);
+    const ClassicFile after = varied_file(2000, 5);  // a megabyte of good records behind the damage
+    huge.bytes.insert(huge.bytes.end(), after.bytes.begin() + 24, after.bytes.end());
+
+    for (const ClassicFile* f : {&cut, &huge}) {
+        const auto p = write_bytes("damaged.pcap", f->bytes);
+        const auto layout = classic_pcap_layout(
+            Bytes(reinterpret_cast<const std::byte*>(f->bytes.data()), 24), pcap_maximum_snaplen);
+        ASSERT_TRUE(layout);
+        Walk whole;
+        walk(Bytes(reinterpret_cast<const std::byte*>(f->bytes.data()) + 24, f->bytes.size() - 24),
+             *layout, whole);
+        ASSERT_NE(whole.status, PcapReadStatus::end);
+
+        PcapChunkFeed feed(open_at_records(p), 24, *layout, 1, 4096, 3);
+        Walk got;
+        uint64_t seq = 0;
+        for (;; ++seq) {
+            const PcapChunkFeed::Chunk c = feed.get(seq);
+            walk(c.bytes, *layout, got, c.last);
+            feed.release(seq);
+            if (c.last) break;
+        }
+        EXPECT_EQ(got.records, whole.records);
+        EXPECT_EQ(got.status, whole.status);
+        EXPECT_EQ(got.message, whole.message);
+        EXPECT_EQ(feed.chunks_read(), seq + 1);
+        if (f == &huge) {
+            EXPECT_LT(seq, 200u) << "the feed stopped at the damage";
+        }
+    }
+}
+
+// A read that fails ends the feed with an empty last chunk carrying the error (a directory
+// cannot be read).
+TEST_F(PcapFileSourceTest, FeedReadErrorIsTheLastChunk) {
+    PcapChunkFeed feed(UniqueFd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), 24,
+                       ClassicPcapLayout{}, 1);
+    const PcapChunkFeed::Chunk c = feed.get(0);
+    EXPECT_TRUE(c.last);
+    EXPECT_TRUE(c.bytes.empty());
+    EXPECT_EQ(c.read_errno, EISDIR);
+}
+
+// Two readers on their own threads each get every chunk, and the file is read once for both.
+// A reader that leaves early does not hold the other back.
+TEST_F(PcapFileSourceTest, FeedReadersShareEachChunkAndMayLeave) {
+    const ClassicFile f = varied_file(4000, 11);
+    const auto p = write_bytes("shared.pcap", f.bytes);
+    const auto layout = classic_pcap_layout(Bytes(reinterpret_cast<const std::byte*>(f.bytes.data()), 24),
+                                            pcap_maximum_snaplen);
+    ASSERT_TRUE(layout);
+    auto read_all = [&](PcapChunkFeed& feed, uint64_t stop_after, std::vector<uint8_t>& out) {
+        for (uint64_t seq = 0;; ++seq) {
+            if (seq == stop_after) {
+                feed.leave(seq);
+                return;
+            }
+            const PcapChunkFeed::Chunk c = feed.get(seq);
+            const auto* b = reinterpret_cast<const uint8_t*>(c.bytes.data());
+            out.insert(out.end(), b, b + c.bytes.size());
+            feed.release(seq);
+            if (c.last) return;
+        }
+    };
+    const std::vector<uint8_t> records(f.bytes.begin() + 24, f.bytes.end());
+    {
+        PcapChunkFeed feed(open_at_records(p), 24, *layout, 2, 8192, 3);
+        std::vector<uint8_t> a, b;
+        std::thread other([&] { read_all(feed, UINT64_MAX, b); });
+        read_all(feed, UINT64_MAX, a);
+        other.join();
+        EXPECT_EQ(a, records);
+        EXPECT_EQ(b, records);
+        EXPECT_LT(feed.chunks_read(), (records.size() / 8192) * 2) << "read once, not per reader";
+        EXPECT_GE(feed.chunks_read(), records.size() / (8192 + PcapChunkFeed::largest_record));
+    }
+    {
+        PcapChunkFeed feed(open_at_records(p), 24, *layout, 2, 8192, 2);
+        std::vector<uint8_t> a, b;
+        read_all(feed, 1, a);  // takes one chunk and leaves: the other reads on alone
+        read_all(feed, UINT64_MAX, b);
+        EXPECT_EQ(b, records);
+        EXPECT_LT(a.size(), records.size());
+    }
+}
+
+// Sources sharing a group on their own threads get the same packets as a source reading alone,
+// in every mix of files: classic ones read through one feed, pcapng and missing ones that every
+// reader skips.
+TEST_F(PcapFileSourceTest, SourcesSharingFeedsMatchASourceAlone) {
+    const auto big = write_bytes("big.pcap", varied_file(6000, 21, true).bytes);
+    const auto ng = write_bytes("one.pcapng", pcapng_one_packet(frame(17, 53, 4, 4), 9));
+    const auto small = write_pcap("small.pcap", DLT_EN10MB, {{frame(17, 53, 5, 5), 0, 11}});
+    const std::vector<std::string> files = {big, ng, path("missing.pcap"), small, big};
+
+    PcapFileSource alone(files);
+    const auto want = drain(alone, 5);
+    ASSERT_EQ(want.size(), 12002u);
+
+    for (uint32_t readers : {2u, 3u}) {
+        auto group = std::make_shared<PcapFeedGroup>(readers);
+        std::vector<std::unique_ptr<PcapFileSource>> sources;
+        for (uint32_t i = 0; i < readers; ++i)
+            sources.push_back(std::make_unique<PcapFileSource>(files, "", group));
+        std::vector<std::vector<Got>> got(readers);
+        std::vector<std::thread> threads;
+        for (uint32_t i = 0; i < readers; ++i)
+            threads.emplace_back([&, i] { got[i] = drain(*sources[i], 3 + 4 * i); });
+        for (auto& t : threads) t.join();
+        for (uint32_t i = 0; i < readers; ++i) {
+            ASSERT_EQ(got[i].size(), want.size()) << i;
+            for (size_t k = 0; k < want.size(); ++k) {
+                ASSERT_EQ(got[i][k].data, want[k].data) << i << " " << k;
+                ASSERT_EQ(got[i][k].frame, want[k].frame);
+                ASSERT_EQ(got[i][k].ts_ns, want[k].ts_ns);
+                ASSERT_EQ(got[i][k].source, want[k].source);
+            }
+            EXPECT_EQ(sources[i]->files_read_in_place(), 3u);
+            EXPECT_EQ(sources[i]->errors().size(), 1u);
+        }
+    }
+}
+
+// A source that stops early (destroyed in the middle of a file) leaves that file's feed and every
+// later one, so the sources that read on are not held back.
+TEST_F(PcapFileSourceTest, SourceStoppingEarlyDoesNotHoldTheOthers) {
+    const auto a = write_bytes("a.pcap", varied_file(3000, 31).bytes);
+    const auto b = write_bytes("b.pcap", varied_file(3000, 32).bytes);
+    PcapFileSource alone({a, b, a});
+    const auto want = drain(alone, 8);
+
+    for (size_t stop_at : {size_t{1}, size_t{2000}, size_t{3500}}) {
+        auto group = std::make_shared<PcapFeedGroup>(2);
+        PcapFileSource stays({a, b, a}, "", group);
+        size_t seen = 0;
+        std::thread other([&] {
+            PcapFileSource goes({a, b, a}, "", group);
+            std::array<PacketView, 8> views;
+            while (seen < stop_at) {
+                const size_t n = goes.receive(views);
+                if (n == 0) break;
+                seen += n;
+                goes.release(std::span<const PacketView>(views.data(), n));
+            }
+        });
+        const auto got = drain(stays, 8);
+        other.join();
+        EXPECT_GE(seen, stop_at);
+        ASSERT_EQ(got.size(), want.size()) << stop_at;
+        for (size_t k = 0; k < want.size(); ++k) ASSERT_EQ(got[k].data, want[k].data) << k;
+    }
 }
 
 }  // namespace

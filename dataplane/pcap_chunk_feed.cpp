@@ -1,0 +1,200 @@
+#include "dataplane/pcap_chunk_feed.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace frag53 {
+
+PcapChunkFeed::PcapChunkFeed(UniqueFd fd, uint64_t offset, const ClassicPcapLayout& layout,
+                             uint32_t readers, size_t fill, size_t depth)
+    : fd_(std::move(fd)),
+      offset_(offset),
+      layout_(layout),
+      fill_(fill == 0 ? 1 : fill),
+      // A record cut by a chunk's end is shorter than the largest record, and is carried.
+      capacity_(fill_ + largest_record),
+      slots_(depth < 2 ? 2 : depth),
+      readers_(readers) {
+    // Records are read once, front to back: the kernel may read further ahead.
+    (void)posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (readers_ == 0) stop_ = true;
+    thread_ = std::thread([this] { run(); });
+}
+
+PcapChunkFeed::~PcapChunkFeed() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    freed_.notify_all();
+    ready_.notify_all();
+    thread_.join();
+}
+
+void PcapChunkFeed::run() noexcept {
+    const std::byte* tail = nullptr;  // the start of a record cut by the last chunk's end
+    size_t tail_len = 0;
+    uint64_t file_offset = offset_;
+    for (uint64_t seq = 0;; ++seq) {
+        Slot& s = slots_[seq % slots_.size()];
+        {
+            std::unique_lock lock(mu_);
+            freed_.wait(lock, [&] { return stop_ || s.refs == 0; });
+            if (stop_) return;
+        }
+        // Until it is published, the slot is the feed's alone. The tail is in the previous
+        // slot, past what its readers see, and only this thread writes slots.
+        size_t len = 0, visible = 0;
+        bool last = false;
+        int err = 0;
+        if (!s.buf) s.buf.reset(new (std::nothrow) std::byte[capacity_]);
+        std::byte* b = s.buf.get();
+        if (b == nullptr) {
+            err = ENOMEM;
+            last = true;
+        } else {
+            if (tail_len != 0) std::memcpy(b, tail, tail_len);
+            len = tail_len;
+            const size_t want = tail_len + fill_;
+            while (len < want) {
+                const ssize_t got = pread(fd_.get(), b + len, want - len, static_cast<off_t>(file_offset));
+                if (got < 0) {
+                    if (errno == EINTR) continue;
+                    // As a reader of the whole file: what came before was delivered, the failed
+                    // read's bytes are not.
+                    err = errno;
+                    last = true;
+                    len = 0;
+                    break;
+                }
+                if (got == 0) {
+                    last = true;
+                    break;
+                }
+                len += static_cast<size_t>(got);
+                file_offset += static_cast<uint64_t>(got);
+            }
+            visible = len;
+            if (!last) {
+                PcapRecordReader r(Bytes(b, len), layout_);
+                PcapRecord rec;
+                PcapReadStatus st;
+                while ((st = r.next(rec)) == PcapReadStatus::record) {
+                }
+                if (st == PcapReadStatus::caplen_too_big)
+                    last = true;  // damage: the readers stop there too
+                else
+                    visible = r.offset();  // the end, or the start of the cut record
+            }
+        }
+        tail = b + visible;
+        tail_len = len - visible;
+        {
+            std::lock_guard lock(mu_);
+            s.len = visible;
+            s.last = last;
+            s.read_errno = err;
+            s.refs = readers_;
+            published_ = seq + 1;
+            ended_ = last;
+        }
+        ready_.notify_all();
+        if (last) return;
+    }
+}
+
+PcapChunkFeed::Chunk PcapChunkFeed::get(uint64_t seq) {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return published_ > seq || ended_ || stop_; });
+    if (seq >= published_) return Chunk{{}, true, 0};
+    const Slot& s = slots_[seq % slots_.size()];
+    return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno};
+}
+
+void PcapChunkFeed::release(uint64_t seq) noexcept {
+    bool freed = false;
+    {
+        std::lock_guard lock(mu_);
+        if (seq >= published_ || published_ - seq > slots_.size()) return;  // not one it was given
+        Slot& s = slots_[seq % slots_.size()];
+        freed = s.refs > 0 && --s.refs == 0;
+    }
+    if (freed) freed_.notify_one();
+}
+
+void PcapChunkFeed::leave(uint64_t next_seq) noexcept {
+    {
+        std::lock_guard lock(mu_);
+        const uint64_t oldest = published_ > slots_.size() ? published_ - slots_.size() : 0;
+        for (uint64_t seq = std::max(next_seq, oldest); seq < published_; ++seq) {
+            Slot& s = slots_[seq % slots_.size()];
+            if (s.refs > 0) --s.refs;
+        }
+        if (readers_ > 0) --readers_;
+        if (readers_ == 0) stop_ = true;  // nobody reads on
+    }
+    freed_.notify_all();
+}
+
+uint64_t PcapChunkFeed::chunks_read() const noexcept {
+    std::lock_guard lock(mu_);
+    return published_;
+}
+
+PcapFeedGroup::Entry& PcapFeedGroup::entry(size_t index) {
+    auto [it, fresh] = files_.try_emplace(index);
+    if (fresh) {
+        uint32_t gone = 0;
+        for (size_t d : departed_) gone += d <= index;
+        it->second.expected = readers_ - std::min(gone, readers_);
+    }
+    return it->second;
+}
+
+void PcapFeedGroup::done_with(std::map<size_t, Entry>::iterator it) {
+    if (++it->second.attached >= it->second.expected) files_.erase(it);  // every reader has it
+}
+
+std::shared_ptr<PcapChunkFeed> PcapFeedGroup::attach(size_t index, int fd, uint64_t offset,
+                                                     const ClassicPcapLayout& layout) {
+    std::lock_guard lock(mu_);
+    Entry& e = entry(index);
+    if (e.attached == 0) {
+        UniqueFd own(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        if (own) {
+            try {
+                e.feed = std::make_shared<PcapChunkFeed>(std::move(own), offset, layout, e.expected);
+            } catch (const std::exception&) {
+                e.feed.reset();  // no thread or memory: read without a feed
+            }
+        }
+    }
+    std::shared_ptr<PcapChunkFeed> feed = e.feed;
+    done_with(files_.find(index));
+    return feed;
+}
+
+void PcapFeedGroup::skip(size_t index) {
+    std::lock_guard lock(mu_);
+    Entry& e = entry(index);
+    if (e.feed) e.feed->leave(0);
+    done_with(files_.find(index));
+}
+
+void PcapFeedGroup::depart(size_t next_index) {
+    std::lock_guard lock(mu_);
+    for (auto it = files_.lower_bound(next_index); it != files_.end();) {
+        auto here = it++;
+        if (here->second.feed) here->second.feed->leave(0);
+        done_with(here);
+    }
+    departed_.push_back(next_index);
+}
+
+}  // namespace frag53

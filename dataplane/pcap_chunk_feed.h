@@ -1,0 +1,128 @@
+// Reads a classic pcap file ahead of the readers that walk its records, on a thread of its own,
+// in chunks that end on a record boundary.
+//
+// The kernel's copy of the file into user memory is a fifth of a one-worker `frag53 analyze`.
+// With a feed it runs on another core while the worker analyzes the chunk before, and the replay
+// workers of `analyze -j N` walk the same chunks instead of each copying the whole file.
+//
+// Every chunk but the file's last holds whole records: the feed walks each chunk's record headers
+// with PcapRecordReader, as its readers do, and carries a record cut by the chunk's end over to
+// the front of the next chunk. The last chunk holds all that is left, so a reader meets damage
+// where a reader of the whole file would: a record cut by the end of the file, or a caplen over
+// the maximum (the feed reads no further). A read that fails ends the feed with an empty last
+// chunk that carries the errno.
+//
+// Bounded: `depth` chunks, each at most chunk_capacity bytes, allocated when first filled. A chunk
+// is refilled once every reader has released it, so the readers are at most `depth` chunks apart
+// and the feed at most `depth` chunks ahead of the slowest. Every reader must read each chunk and
+// release it, or leave().
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "dataplane/pcap_records.h"
+#include "dataplane/unique_fd.h"
+
+namespace frag53 {
+
+class PcapChunkFeed {
+public:
+    // Bytes read from the file per chunk, after the carried start of a record. At least one
+    // whole record of the largest size, so every chunk but the last holds a record.
+    static constexpr size_t default_fill = size_t{512} << 10;
+    static constexpr size_t default_depth = 4;
+    static constexpr size_t largest_record = pcap_record_header_size + pcap_maximum_snaplen;
+
+    struct Chunk {
+        Bytes bytes;          // whole records; for the last chunk, whatever follows them too
+        bool last = false;    // no chunk follows: the file ended, a read failed, or damage
+        int read_errno = 0;   // a read failed (the chunk is then the last, and empty)
+    };
+
+    // Reads `fd` from `offset` (the first record) on. `readers` walk the chunks.
+    PcapChunkFeed(UniqueFd fd, uint64_t offset, const ClassicPcapLayout& layout, uint32_t readers,
+                  size_t fill = default_fill, size_t depth = default_depth);
+    ~PcapChunkFeed();  // stops the reading thread
+    PcapChunkFeed(const PcapChunkFeed&) = delete;
+    PcapChunkFeed& operator=(const PcapChunkFeed&) = delete;
+
+    // Chunk `seq` (0, 1, ... in file order), once it is read. Valid until release(seq). Asking
+    // past the last chunk gives an empty last chunk.
+    Chunk get(uint64_t seq);
+    void release(uint64_t seq) noexcept;
+    // A reader stops before the last chunk: the chunks from `next_seq` on that it has not been
+    // given count as released by it, and later ones are read for one reader fewer.
+    void leave(uint64_t next_seq) noexcept;
+
+    uint64_t chunks_read() const noexcept;
+
+private:
+    struct Slot {
+        std::unique_ptr<std::byte[]> buf;
+        size_t len = 0;  // bytes readers see
+        bool last = false;
+        int read_errno = 0;
+        uint32_t refs = 0;  // readers that have not released it
+    };
+    void run() noexcept;
+
+    UniqueFd fd_;
+    uint64_t offset_;
+    ClassicPcapLayout layout_;
+    size_t fill_, capacity_;
+    std::vector<Slot> slots_;
+
+    mutable std::mutex mu_;
+    std::condition_variable ready_;  // a chunk was published
+    std::condition_variable freed_;  // a slot's last reader released it, or stop
+    uint32_t readers_;
+    uint64_t published_ = 0;         // chunks [0, published_) are readable (or were)
+    bool ended_ = false;             // the last chunk is published
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// The feeds of one list of files, shared by `readers` PcapFileSources that read that list (the
+// replay workers of `analyze -j N`): the first reader to reach a file starts its feed, the others
+// attach to it. Every reader says of every file that it attaches to it or skips it (or departs
+// before it), so no feed waits for a reader that never comes.
+class PcapFeedGroup {
+public:
+    explicit PcapFeedGroup(uint32_t readers) : readers_(readers == 0 ? 1 : readers) {}
+
+    // The feed of file `index`, started by the first reader from a duplicate of `fd`, read from
+    // `offset`. Null when it could not be started (no descriptor or thread left), or when a
+    // reader skipped the file first: the reader then reads the file without a feed.
+    std::shared_ptr<PcapChunkFeed> attach(size_t index, int fd, uint64_t offset,
+                                          const ClassicPcapLayout& layout);
+    // The reader does not read file `index` through a feed (it could not open it, or libpcap
+    // reads it).
+    void skip(size_t index);
+    // The reader stops before file `next_index`: it skips that file and every later one.
+    void depart(size_t next_index);
+    uint32_t readers() const noexcept { return readers_; }
+
+private:
+    struct Entry {
+        std::shared_ptr<PcapChunkFeed> feed;
+        uint32_t expected = 0;  // readers that reach the file
+        uint32_t attached = 0;  // of them, those that attached or skipped
+    };
+    // The entry of file `index`, created for the readers that have not departed before it.
+    Entry& entry(size_t index);
+    void done_with(std::map<size_t, Entry>::iterator it);
+
+    std::mutex mu_;
+    uint32_t readers_;
+    std::vector<size_t> departed_;   // next_index of each departed reader
+    std::map<size_t, Entry> files_;  // files not every reader is done with yet
+};
+
+}  // namespace frag53
