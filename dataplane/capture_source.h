@@ -39,7 +39,8 @@ public:
 // One worker's share of a recording that every worker reads whole: the worker analyzes the
 // packets whose address pair hashes to it (as symmetric RSS would give it) and only sees the
 // time of the others, so its timeouts fire at the same packet as one pipeline's would. No thread
-// copies packets for another; the reads are repeated instead (the page cache serves them).
+// copies packets for another: every worker walks the same chunks of a classic pcap file, read
+// once (PcapFeedGroup); pcapng files are read by each worker (the page cache serves them).
 class ReplayShard {
 public:
     enum class Stop {

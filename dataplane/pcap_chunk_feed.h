@@ -36,7 +36,7 @@ class PcapChunkFeed {
 public:
     // Bytes read from the file per chunk, after the carried start of a record. At least one
     // whole record of the largest size, so every chunk but the last holds a record.
-    static constexpr size_t default_fill = size_t{512} << 10;
+    static constexpr size_t default_fill = size_t{1024} << 10;
     static constexpr size_t default_depth = 4;
     static constexpr size_t largest_record = pcap_record_header_size + pcap_maximum_snaplen;
 

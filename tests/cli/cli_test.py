@@ -142,7 +142,7 @@ with tempfile.TemporaryDirectory() as tmp:
             rc, sj, ej = run_workers(j, k)
             check(f"{j} workers (run {k + 1}): same summary as one", rc == rc1 and sj == s1)
             check(f"{j} workers (run {k + 1}): same findings as one", ej == e1, f"{len(ej)} vs {len(e1)} lines")
-    # More workers than CPUs only slow a run down (each reads the whole capture): said, not refused.
+    # More workers than CPUs only slow a run down (each walks the whole capture): said, not refused.
     big = os.path.join(pcaps, "big-answers.pcap")
     over = subprocess.run([frag53, "analyze", big, "-q", "-j", str(os.cpu_count() + 1)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
