@@ -62,6 +62,9 @@ public:
     void leave(uint64_t next_seq) noexcept;
 
     uint64_t chunks_read() const noexcept;
+    // Chunks a reader may hold at once (given and not released): fewer than the slots, so the
+    // slowest reader can always be given its next chunk.
+    size_t max_held() const noexcept { return slots_.size() - 1; }
 
 private:
     struct Slot {

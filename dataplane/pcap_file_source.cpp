@@ -57,6 +57,7 @@ struct PcapFileSource::Impl {
     // are released once the next receive() starts; at most one per packet of a burst, as every
     // chunk holds at least the start of a packet that is in the burst.
     std::vector<std::pair<std::shared_ptr<PcapChunkFeed>, uint64_t>> retired;
+    bool burst_cut = false;  // the burst being built ended early, at the chunks a reader may hold
 
     BpfProgram filter;
     size_t file_index = 0;
@@ -225,10 +226,11 @@ size_t PcapFileSource::receive(std::span<PacketView> out) {
     // This call ends the previous burst's views, so the chunks they point into can be reused.
     s.release_retired();
     s.chunk_in_burst = false;
+    s.burst_cut = false;
     if (out.empty()) return 0;
 
     size_t n = 0;
-    while (n < out.size()) {
+    while (n < out.size() && !s.burst_cut) {
         if (!s.file_open() && !open_next()) break;
         n = s.feed ? read_in_place(out, n) : read_copied(out, n);
     }
@@ -242,7 +244,14 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
     while (n < out.size()) {
         const PcapReadStatus status = s.reader.next(rec);
         if (status != PcapReadStatus::record) {
-            // Every chunk but the last ends where a record does.
+            // Every chunk but the last ends where a record does. A burst of large records could
+            // run over more chunks than a reader may hold: it ends early instead (the chunks it
+            // holds are released at the next receive()).
+            if (status == PcapReadStatus::end && s.have_chunk && !s.chunk.last && s.chunk_in_burst &&
+                s.retired.size() + 2 > s.feed->max_held()) {
+                s.burst_cut = true;
+                break;
+            }
             if (status == PcapReadStatus::end && s.take_chunk()) continue;
             if (s.have_chunk && s.chunk.read_errno != 0) {
                 // libpcap's words for a failed read.

@@ -953,5 +953,42 @@ TEST_F(PcapFileSourceTest, SourceStoppingEarlyDoesNotHoldTheOthers) {
     }
 }
 
+// A burst of the largest records runs over more chunks than a reader may hold at once: it ends
+// early instead of waiting for a chunk the feed cannot read until the burst's own are released.
+// Alone and with readers sharing the feeds.
+TEST_F(PcapFileSourceTest, BurstOfLargeRecordsEndsAtTheChunksAReaderMayHold) {
+    ClassicFile f(false, 0xa1b2c3d4, 0, DLT_EN10MB);
+    std::vector<uint8_t> data(pcap_maximum_snaplen);
+    for (uint32_t i = 0; i < 40; ++i) {
+        data[0] = static_cast<uint8_t>(i);
+        f.record(i, 0, data);
+    }
+    const auto p = write_bytes("jumbo.pcap", f.bytes);
+    auto check = [&](PcapFileSource& src) {
+        std::vector<PacketView> views(64);
+        size_t total = 0, bursts = 0;
+        for (size_t n; (n = src.receive(views)) != 0; ++bursts) {
+            for (size_t i = 0; i < n; ++i) {
+                EXPECT_EQ(views[i].data.size(), pcap_maximum_snaplen);
+                EXPECT_EQ(static_cast<uint8_t>(views[i].data[0]), total + i) << "views still hold their bytes";
+            }
+            total += n;
+            src.release(std::span<const PacketView>(views.data(), n));
+        }
+        EXPECT_EQ(total, 40u);
+        EXPECT_GT(bursts, 1u);
+        EXPECT_TRUE(src.errors().empty());
+    };
+    {
+        PcapFileSource alone({p});
+        check(alone);
+    }
+    auto group = std::make_shared<PcapFeedGroup>(2);
+    PcapFileSource a({p}, "", group), b({p}, "", group);
+    std::thread other([&] { check(b); });
+    check(a);
+    other.join();
+}
+
 }  // namespace
 }  // namespace frag53
