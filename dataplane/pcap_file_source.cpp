@@ -54,8 +54,8 @@ struct PcapFileSource::Impl {
     bool chunk_in_burst = false;      // `chunk` has views in the burst being built
     PcapRecordReader reader;          // over `chunk`
     // Earlier chunks that views of the burst being built, or last returned, point into. They
-    // are released once the next receive() starts; at most one per packet of a burst, as every
-    // chunk holds at least the start of a packet that is in the burst.
+    // are released once the next receive() starts. Fewer than the feed's max_held() of the open
+    // file (read_in_place() ends a burst there), and one per earlier file the burst ran through.
     std::vector<std::pair<std::shared_ptr<PcapChunkFeed>, uint64_t>> retired;
     bool burst_cut = false;  // the burst being built ended early, at the chunks a reader may hold
 
