@@ -1,0 +1,93 @@
+// libFuzzer target for PcapChunkFeed. The input is a whole pcap file. It is read through a feed
+// with a small fill (1 to 4,096 bytes and 2 to 4 slots, chosen by the input's size, so records are
+// cut at every place and carried over several chunks), and the records of the chunks, one after
+// the other, must be those a PcapRecordReader finds walking the whole file at once: the same
+// bytes, lengths and time stamps, every chunk but the last ending where a record does, and the
+// last ending with the same status and message. Any difference traps.
+//
+// The same inputs as pcap_records_fuzz (whole small pcap files), so its corpus seeds this one.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dataplane/packet.h"
+#include "dataplane/pcap_chunk_feed.h"
+#include "dataplane/pcap_records.h"
+#include "dataplane/unique_fd.h"
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) __builtin_trap();
+}
+
+struct Seen {
+    std::vector<uint8_t> bytes;
+    uint32_t wire_len;
+    uint64_t ts_ns;
+    bool operator==(const Seen&) const = default;
+};
+
+// Walks `bytes` to the end or an error; returns the status it stopped with.
+frag53::PcapReadStatus walk(frag53::Bytes bytes, const frag53::ClassicPcapLayout& layout,
+                            std::vector<Seen>& out, std::string& message) {
+    frag53::PcapRecordReader r(bytes, layout);
+    frag53::PcapRecord rec;
+    frag53::PcapReadStatus st;
+    while ((st = r.next(rec)) == frag53::PcapReadStatus::record) {
+        const auto* d = reinterpret_cast<const uint8_t*>(rec.data.data());
+        out.push_back({std::vector<uint8_t>(d, d + rec.data.size()), rec.wire_len, rec.ts_ns});
+    }
+    message = r.error_message();
+    return st;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size < frag53::pcap_file_header_size) return 0;
+    const frag53::Bytes file = frag53::as_bytes(data, size);
+    // Records longer than the snapshot are cut to it: one input in three.
+    const uint32_t snapshot = size % 3 == 0 ? 64 : frag53::pcap_maximum_snaplen;
+    const auto layout = frag53::classic_pcap_layout(file, snapshot);
+    if (!layout) return 0;
+
+    std::vector<Seen> want;
+    std::string want_message;
+    const frag53::PcapReadStatus want_status =
+        walk(file.subspan(frag53::pcap_file_header_size), *layout, want, want_message);
+
+    frag53::UniqueFd fd(memfd_create("pcap_chunk_feed_fuzz", MFD_CLOEXEC));
+    if (!fd) return 0;
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = write(fd.get(), data + done, size - done);
+        if (n <= 0) return 0;
+        done += static_cast<size_t>(n);
+    }
+    const size_t fill = 1 + (size * 2654435761u) % 4096;
+    const size_t depth = 2 + size % 3;
+    frag53::PcapChunkFeed feed(std::move(fd), frag53::pcap_file_header_size, *layout, 1, fill, depth);
+
+    std::vector<Seen> got;
+    std::string message;
+    frag53::PcapReadStatus status = frag53::PcapReadStatus::end;
+    for (uint64_t seq = 0;; ++seq) {
+        const frag53::PcapChunkFeed::Chunk c = feed.get(seq);
+        check(c.read_errno == 0);
+        check(c.bytes.size() <= fill + frag53::PcapChunkFeed::largest_record);
+        status = walk(c.bytes, *layout, got, message);
+        if (!c.last) check(status == frag53::PcapReadStatus::end);
+        feed.release(seq);
+        if (c.last) break;
+        check(seq < size + 2);  // every chunk but the last reads at least one byte
+    }
+    check(got == want);
+    check(status == want_status);
+    check(message == want_message);
+    return 0;
+}
