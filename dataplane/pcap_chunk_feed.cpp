@@ -102,7 +102,6 @@ void PcapChunkFeed::run() noexcept {
             s.read_errno = err;
             s.refs = readers_;
             published_ = seq + 1;
-            ended_ = last;
         }
         ready_.notify_all();
         if (last) return;
@@ -111,7 +110,7 @@ void PcapChunkFeed::run() noexcept {
 
 PcapChunkFeed::Chunk PcapChunkFeed::get(uint64_t seq) {
     std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return published_ > seq || ended_ || stop_; });
+    ready_.wait(lock, [&] { return published_ > seq || ended() || stop_; });
     if (seq >= published_) return Chunk{{}, true, 0};
     const Slot& s = slots_[seq % slots_.size()];
     return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno};

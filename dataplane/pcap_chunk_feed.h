@@ -12,7 +12,7 @@
 // the maximum (the feed reads no further). A read that fails ends the feed with an empty last
 // chunk that carries the errno.
 //
-// Bounded: `depth` chunks, each at most chunk_capacity bytes, allocated when first filled. A chunk
+// Bounded: `depth` chunks, each at most fill + largest_record bytes, allocated when first filled. A chunk
 // is refilled once every reader has released it, so the readers are at most `depth` chunks apart
 // and the feed at most `depth` chunks ahead of the slowest. Every reader must read each chunk and
 // release it, or leave().
@@ -75,6 +75,10 @@ private:
         uint32_t refs = 0;  // readers that have not released it
     };
     void run() noexcept;
+    // The last chunk is published (under mu_).
+    bool ended() const noexcept {
+        return published_ != 0 && slots_[(published_ - 1) % slots_.size()].last;
+    }
 
     UniqueFd fd_;
     uint64_t offset_;
@@ -87,7 +91,6 @@ private:
     std::condition_variable freed_;  // a slot's last reader released it, or stop
     uint32_t readers_;
     uint64_t published_ = 0;         // chunks [0, published_) are readable (or were)
-    bool ended_ = false;             // the last chunk is published
     bool stop_ = false;
     std::thread thread_;
 };
@@ -110,7 +113,6 @@ public:
     void skip(size_t index);
     // The reader stops before file `next_index`: it skips that file and every later one.
     void depart(size_t next_index);
-    uint32_t readers() const noexcept { return readers_; }
 
 private:
     struct Entry {

@@ -1,13 +1,11 @@
 #include "dataplane/pcap_file_source.h"
 
-#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -16,7 +14,6 @@
 
 #include "dataplane/pcap_handle.h"
 #include "dataplane/pcap_records.h"
-#include "dataplane/unique_fd.h"
 
 namespace frag53 {
 
@@ -247,12 +244,14 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
             // Every chunk but the last ends where a record does. A burst of large records could
             // run over more chunks than a reader may hold: it ends early instead (the chunks it
             // holds are released at the next receive()).
-            if (status == PcapReadStatus::end && s.have_chunk && !s.chunk.last && s.chunk_in_burst &&
-                s.retired.size() + 2 > s.feed->max_held()) {
-                s.burst_cut = true;
-                break;
+            if (status == PcapReadStatus::end) {
+                if (s.have_chunk && !s.chunk.last && s.chunk_in_burst &&
+                    s.retired.size() + 2 > s.feed->max_held()) {
+                    s.burst_cut = true;
+                    break;
+                }
+                if (s.take_chunk()) continue;
             }
-            if (status == PcapReadStatus::end && s.take_chunk()) continue;
             if (s.have_chunk && s.chunk.read_errno != 0) {
                 // libpcap's words for a failed read.
                 report_damage(std::string("error reading dump file: ") +
