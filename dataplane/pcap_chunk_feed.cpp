@@ -11,14 +11,59 @@
 
 namespace frag53 {
 
-PcapChunkFeed::PcapChunkFeed(UniqueFd fd, uint64_t offset, const ClassicPcapLayout& layout,
-                             uint32_t readers, size_t fill, size_t depth)
-    : fd_(std::move(fd)),
-      offset_(offset),
+PcapChunkCutter::PcapChunkCutter(int fd, uint64_t offset, const ClassicPcapLayout& layout,
+                                 size_t fill)
+    : fd_(fd),
+      file_offset_(offset),
       layout_(layout),
       fill_(fill == 0 ? 1 : fill),
       // A record cut by a chunk's end is shorter than the largest record, and is carried.
-      capacity_(fill_ + largest_record),
+      capacity_(fill_ + PcapChunkFeed::largest_record) {}
+
+PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b) noexcept {
+    Cut c;
+    if (tail_len_ != 0) std::memcpy(b, tail_, tail_len_);
+    size_t len = tail_len_;
+    const size_t want = tail_len_ + fill_;
+    while (len < want) {
+        const ssize_t got = pread(fd_, b + len, want - len, static_cast<off_t>(file_offset_));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            // As a reader of the whole file: what came before was delivered, the failed read's
+            // bytes are not.
+            c.read_errno = errno;
+            c.last = true;
+            tail_len_ = 0;
+            return c;
+        }
+        if (got == 0) {
+            c.last = true;
+            break;
+        }
+        len += static_cast<size_t>(got);
+        file_offset_ += static_cast<uint64_t>(got);
+    }
+    c.len = len;
+    if (!c.last) {
+        PcapRecordReader r(Bytes(b, len), layout_);
+        PcapRecord rec;
+        PcapReadStatus st;
+        while ((st = r.next(rec)) == PcapReadStatus::record) {
+        }
+        if (st == PcapReadStatus::caplen_too_big)
+            c.last = true;  // damage: the readers stop there too
+        else
+            c.len = r.offset();  // the end, or the start of the cut record
+    }
+    tail_ = b + c.len;
+    tail_len_ = len - c.len;
+    return c;
+}
+
+PcapChunkFeed::PcapChunkFeed(UniqueFd fd, uint64_t offset, const ClassicPcapLayout& layout,
+                             uint32_t readers, size_t fill, size_t depth)
+    : fd_(std::move(fd)),
+      cutter_(fd_.get(), offset, layout, fill),
       slots_(depth < 2 ? 2 : depth),
       readers_(readers) {
     // Records are read once, front to back: the kernel may read further ahead.
@@ -38,9 +83,6 @@ PcapChunkFeed::~PcapChunkFeed() {
 }
 
 void PcapChunkFeed::run() noexcept {
-    const std::byte* tail = nullptr;  // the start of a record cut by the last chunk's end
-    size_t tail_len = 0;
-    uint64_t file_offset = offset_;
     for (uint64_t seq = 0;; ++seq) {
         Slot& s = slots_[seq % slots_.size()];
         {
@@ -48,63 +90,26 @@ void PcapChunkFeed::run() noexcept {
             freed_.wait(lock, [&] { return stop_ || s.refs == 0; });
             if (stop_) return;
         }
-        // Until it is published, the slot is the feed's alone. The tail is in the previous
-        // slot, past what its readers see, and only this thread writes slots.
-        size_t len = 0, visible = 0;
-        bool last = false;
-        int err = 0;
-        if (!s.buf) s.buf.reset(new (std::nothrow) std::byte[capacity_]);
-        std::byte* b = s.buf.get();
-        if (b == nullptr) {
-            err = ENOMEM;
-            last = true;
+        // Until it is published, the slot is the feed's alone. The carried record is in the
+        // previous slot, past what its readers see, and only this thread writes slots.
+        PcapChunkCutter::Cut c;
+        if (!s.buf) s.buf.reset(new (std::nothrow) std::byte[cutter_.capacity()]);
+        if (s.buf) {
+            c = cutter_.cut(s.buf.get());
         } else {
-            if (tail_len != 0) std::memcpy(b, tail, tail_len);
-            len = tail_len;
-            const size_t want = tail_len + fill_;
-            while (len < want) {
-                const ssize_t got = pread(fd_.get(), b + len, want - len, static_cast<off_t>(file_offset));
-                if (got < 0) {
-                    if (errno == EINTR) continue;
-                    // As a reader of the whole file: what came before was delivered, the failed
-                    // read's bytes are not.
-                    err = errno;
-                    last = true;
-                    len = 0;
-                    break;
-                }
-                if (got == 0) {
-                    last = true;
-                    break;
-                }
-                len += static_cast<size_t>(got);
-                file_offset += static_cast<uint64_t>(got);
-            }
-            visible = len;
-            if (!last) {
-                PcapRecordReader r(Bytes(b, len), layout_);
-                PcapRecord rec;
-                PcapReadStatus st;
-                while ((st = r.next(rec)) == PcapReadStatus::record) {
-                }
-                if (st == PcapReadStatus::caplen_too_big)
-                    last = true;  // damage: the readers stop there too
-                else
-                    visible = r.offset();  // the end, or the start of the cut record
-            }
+            c.read_errno = ENOMEM;
+            c.last = true;
         }
-        tail = b + visible;
-        tail_len = len - visible;
         {
             std::lock_guard lock(mu_);
-            s.len = visible;
-            s.last = last;
-            s.read_errno = err;
+            s.len = c.len;
+            s.last = c.last;
+            s.read_errno = c.read_errno;
             s.refs = readers_;
             published_ = seq + 1;
         }
         ready_.notify_all();
-        if (last) return;
+        if (c.last) return;
     }
 }
 

@@ -32,6 +32,36 @@
 
 namespace frag53 {
 
+// What a PcapChunkFeed does for each chunk, on the caller's thread: reads the next `fill` bytes of
+// the file into a buffer, after the start of a record the previous chunk cut, and ends the chunk
+// after its last whole record. The feed runs one on its thread; the fuzz target drives one
+// directly, so every input tests the cutting without starting a thread.
+class PcapChunkCutter {
+public:
+    PcapChunkCutter(int fd, uint64_t offset, const ClassicPcapLayout& layout, size_t fill);
+
+    // Bytes a chunk's buffer must hold: the fill after the carried start of a record.
+    size_t capacity() const noexcept { return capacity_; }
+
+    struct Cut {
+        size_t len = 0;      // bytes readers see: whole records, or all that is left if `last`
+        bool last = false;   // the file ended, a read failed, or a caplen over the maximum
+        int read_errno = 0;  // a read failed (len is then 0)
+    };
+    // Fills `buf` (capacity() bytes) with the next chunk. The previous chunk's buffer must be
+    // another one, unchanged since its cut(): the carried record is copied from its end. After
+    // a cut that was `last`, cut() must not be called again.
+    Cut cut(std::byte* buf) noexcept;
+
+private:
+    int fd_;
+    uint64_t file_offset_;
+    ClassicPcapLayout layout_;
+    size_t fill_, capacity_;
+    const std::byte* tail_ = nullptr;  // the start of a record cut by the last chunk's end
+    size_t tail_len_ = 0;
+};
+
 class PcapChunkFeed {
 public:
     // Bytes read from the file per chunk, after the carried start of a record. At least one
@@ -81,9 +111,7 @@ private:
     }
 
     UniqueFd fd_;
-    uint64_t offset_;
-    ClassicPcapLayout layout_;
-    size_t fill_, capacity_;
+    PcapChunkCutter cutter_;
     std::vector<Slot> slots_;
 
     mutable std::mutex mu_;
