@@ -22,12 +22,16 @@ void Aggregator::on_material(ResponseMaterial&& m) {
 
 const DnssecCounters& Aggregator::dnssec_counters() const noexcept { return dnssec_->counters(); }
 
-Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
-                                      bool& same) {
-    const uint64_t h = client.hash() ^ (qname.hash_ignore_case() * 0x9E3779B97F4A7C15ull) ^ qtype;
+Aggregator::History& Aggregator::slot_of(uint64_t h) noexcept {
     // The default size is a power of two: a mask instead of a 64-bit division per query.
     const size_t n = history_.size();
-    History& e = history_[(n & (n - 1)) == 0 ? h & (n - 1) : h % n];
+    return history_[(n & (n - 1)) == 0 ? h & (n - 1) : h % n];
+}
+
+// `hash` is question_hash(client, qname, qtype) when the record carries it, else 0.
+Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
+                                      uint64_t hash, bool& same) {
+    History& e = slot_of(hash != 0 ? hash : question_hash(client, qname, qtype));
     same = e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
     return e;
 }
@@ -63,7 +67,7 @@ void Aggregator::on_query(const QueryRecord& r) {
     if (r.transport != MessageTransport::udp) return;  // TCP retries are judged elsewhere
 
     bool same = false;
-    History& h = slot(r.client, r.qname, r.qtype, same);
+    History& h = slot(r.client, r.qname, r.qtype, r.question_hash, same);
     if (same && r.ts_ns >= h.ts_ns && r.ts_ns - h.ts_ns <= config_.retry_window_ns) {
         const bool answered = h.outcome == Outcome::answered;
         // A large answer went out and the client asks again: it did not arrive.
@@ -153,7 +157,7 @@ void Aggregator::on_outcome(const OutcomeRecord& r) {
     }
     if (!udp) return;
     bool same = false;
-    History& h = slot(r.client, r.qname, r.qtype, same);
+    History& h = slot(r.client, r.qname, r.qtype, r.question_hash, same);
     if (!same || h.ts_ns != r.query_ts_ns) return;  // a later attempt took the slot
     h.outcome = !r.answered ? Outcome::unanswered : r.truncated ? Outcome::truncated : Outcome::answered;
     h.large_answer = large;

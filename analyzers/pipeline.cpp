@@ -424,6 +424,8 @@ void Pipeline::on_query(const MessageContext& ctx) {
     dns::Name qname;
     uint16_t qtype = 0, qclass = 0;
     bool has_q = message_.first_question(qname, qtype, qclass);
+    const uint64_t qhash = has_q && records_ != nullptr ? question_hash(d.src, qname, qtype) : 0;
+    if (qhash != 0 && ctx.transport == MessageTransport::udp) records_->expect_question(qhash);
 
     if (rule_matcher_ && has_q) match_rules(ctx, qname, qtype);
     PendingQuery* existing = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
@@ -439,6 +441,7 @@ void Pipeline::on_query(const MessageContext& ctx) {
     q.qname = qname;
     q.qtype = qtype;
     q.qclass = qclass;
+    q.question_hash = qhash;
     q.first_frame = q.last_frame = ctx.pkt->frame;
     q.size = ctx.wire_size;
     const dns::Edns& e = message_.edns();
@@ -466,6 +469,7 @@ void Pipeline::on_query(const MessageContext& ctx) {
         r.udp_size = q.udp_size;
         r.ts_ns = ctx.pkt->ts_ns;
         r.frame = ctx.pkt->frame;
+        r.question_hash = qhash;
         records_->on_query(r);
     }
 }
@@ -517,6 +521,7 @@ void Pipeline::record_outcome(const PendingQuery& q, bool answered, bool truncat
     r.server_port = q.key.server_port;
     r.id = q.key.id;
     r.cd = q.cd;
+    r.question_hash = q.question_hash;
     if (answered) {
         // message_ holds the answer.
         const dns::Header& h = message_.header();
@@ -539,6 +544,15 @@ void Pipeline::on_response(const MessageContext& ctx) {
     while (bucket < response_size_bounds.size() && ctx.wire_size > response_size_bounds[bucket]) ++bucket;
     ++counters_.response_sizes[bucket];
 
+    TransactionKey key{d.dst, d.src, d.dport, d.sport, h.id, ctx.transport};
+    dns::Name qname;
+    uint16_t qtype = 0, qclass = 0;
+    bool has_q = message_.first_question(qname, qtype, qclass);
+    PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
+    // The outcome record follows the findings below.
+    if (udp && q != nullptr && q->question_hash != 0 && records_ != nullptr)
+        records_->expect_question(q->question_hash);
+
     if (udp && h.tc()) {
         Finding f = message_finding(FindingCode::dns_truncated, ctx, false);
         f.rcode = message_.full_rcode();
@@ -550,11 +564,6 @@ void Pipeline::on_response(const MessageContext& ctx) {
         emit(f);
     }
 
-    TransactionKey key{d.dst, d.src, d.dport, d.sport, h.id, ctx.transport};
-    dns::Name qname;
-    uint16_t qtype = 0, qclass = 0;
-    bool has_q = message_.first_question(qname, qtype, qclass);
-    PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
     if (udp && h.tc() && has_q) {
         TcWatch w;
         w.client = key.client;

@@ -123,6 +123,40 @@ TEST_F(MaterialHandOverTest, MoreAnswersThanTheTableHoldsAreCountedAsEvicted) {
     EXPECT_EQ(pipeline_.counters().dnssec_material, before);
 }
 
+// The aggregator's per-question slot: the pipeline works its hash out once per query, announces it
+// (expect_question, a prefetch) before each UDP record, and hands it over in both records; the
+// timeout's record too. TCP questions are not announced (the history is UDP's).
+TEST_F(PipelineTest, QuestionHashIsAnnouncedAndCarriedByBothRecords) {
+    struct Recording final : TransactionRecordSink {
+        void on_query(const QueryRecord& r) override { events.push_back({'q', r.question_hash}); }
+        void on_outcome(const OutcomeRecord& r) override {
+            events.push_back({r.answered ? 'a' : 'u', r.question_hash});
+        }
+        void expect_question(uint64_t h) noexcept override { events.push_back({'e', h}); }
+        std::vector<std::pair<char, uint64_t>> events;
+    } records;
+    pipeline_.set_record_sink(&records);
+    query(edns_query(7, "Hash.Example.test", 16), 1 * sec);
+    response(answer(7, "hash.example.test", 16, 40, true), 1 * sec + 1000);
+    query(edns_query(8, "other.example.test", 1), 2 * sec, 40001);
+    pipeline_.finish();  // the second query is given up
+
+    dns::Name hash_name, other;
+    const auto w1 = DnsBuilder{}.name("Hash.Example.test").data();
+    const auto w2 = DnsBuilder{}.name("other.example.test").data();
+    hash_name.assign(w1.data(), static_cast<uint8_t>(w1.size()));
+    other.assign(w2.data(), static_cast<uint8_t>(w2.size()));
+    const std::byte c[4] = {std::byte{198}, std::byte{18}, std::byte{0}, std::byte{2}};  // client_ip
+    const IpAddress client = IpAddress::v4(c);
+    const uint64_t h1 = question_hash(client, hash_name, 16);
+    const uint64_t h2 = question_hash(client, other, 1);
+    ASSERT_NE(h1, h2);
+    // The query's name differs from the answer's in case only: the same question.
+    const std::vector<std::pair<char, uint64_t>> want = {
+        {'e', h1}, {'q', h1}, {'e', h1}, {'a', h1}, {'e', h2}, {'q', h2}, {'u', h2}};
+    EXPECT_EQ(records.events, want);
+}
+
 TEST_F(PipelineTest, MatchesQueryAndResponseWithoutFindings) {
     query(edns_query(1, "www.example.com", 1), 1 * sec);
     response(answer(1, "WWW.Example.COM", 1, 20, true), 1 * sec + 2'000'000);
