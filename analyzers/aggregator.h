@@ -37,7 +37,7 @@ struct QueryRecord {
     uint16_t udp_size = 0;
     uint64_t ts_ns = 0;
     uint64_t frame = 0;
-    uint64_t question_hash = 0;  // question_hash(client, qname, qtype)
+    uint64_t question_hash = 0;  // question_hash(client, qname, qtype) for UDP, else 0
 };
 
 struct OutcomeRecord {
@@ -62,7 +62,7 @@ struct OutcomeRecord {
     bool has_records = false; // answer or authority records
     bool well_formed = false; // the whole answer parsed
     int32_t rcode = -1;
-    uint64_t question_hash = 0;  // question_hash(client, qname, qtype)
+    uint64_t question_hash = 0;  // question_hash(client, qname, qtype) for UDP, else 0
 };
 
 // A response carrying DNSSEC or SOA records, copied whole for the DNSSEC checks across flows.

@@ -424,8 +424,11 @@ void Pipeline::on_query(const MessageContext& ctx) {
     dns::Name qname;
     uint16_t qtype = 0, qclass = 0;
     bool has_q = message_.first_question(qname, qtype, qclass);
-    const uint64_t qhash = has_q && records_ != nullptr ? question_hash(d.src, qname, qtype) : 0;
-    if (qhash != 0 && ctx.transport == MessageTransport::udp) records_->expect_question(qhash);
+    // The per-question history is UDP's: a TCP question is not hashed.
+    const uint64_t qhash = has_q && records_ != nullptr && ctx.transport == MessageTransport::udp
+                               ? question_hash(d.src, qname, qtype)
+                               : 0;
+    if (qhash != 0) records_->expect_question(qhash);
 
     if (rule_matcher_ && has_q) match_rules(ctx, qname, qtype);
     PendingQuery* existing = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
@@ -550,7 +553,7 @@ void Pipeline::on_response(const MessageContext& ctx) {
     bool has_q = message_.first_question(qname, qtype, qclass);
     PendingQuery* q = transactions_.find(key, has_q ? &qname : nullptr, qtype, qclass);
     // The outcome record follows the findings below.
-    if (udp && q != nullptr && q->question_hash != 0 && records_ != nullptr)
+    if (q != nullptr && q->question_hash != 0 && records_ != nullptr)
         records_->expect_question(q->question_hash);
 
     if (udp && h.tc()) {

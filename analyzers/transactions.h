@@ -30,7 +30,7 @@ struct PendingQuery {
     bool has_question = false;
     dns::Name qname;
     uint16_t qtype = 0, qclass = 0;
-    uint64_t question_hash = 0;  // question_hash(client, qname, qtype) when records are kept
+    uint64_t question_hash = 0;  // question_hash(client, qname, qtype): UDP, records kept
     uint64_t first_ts = 0, last_ts = 0;
     uint64_t first_frame = 0, last_frame = 0;
     uint32_t retransmissions = 0;
