@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analyzers/event_sink.h"
+#include "analyzers/finding_writer.h"
 #include "analyzers/metrics.h"
 #include "cli/metrics_server.h"
 #include "analyzers/pipeline.h"
@@ -274,9 +275,12 @@ public:
     // `polled`: one list of sources per worker, which polls them itself (DPDK queues filled by
     // symmetric RSS); feed() is then not used and idle() must be called every millisecond or so.
     // `shards`: one per worker, each reading the whole recording (replay mode); the same rule.
+    // `findings_thread`: one pipeline writes what it finds on a thread of its own (FindingWriter),
+    // when there are two CPUs or more and something to write besides the report. Only where
+    // nothing reads the sinks before finish() (metrics() reads the report while it runs).
     explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr,
                     std::vector<std::vector<frag53::PolledSource*>> polled = {},
-                    std::vector<frag53::ReplayShard*> shards = {})
+                    std::vector<frag53::ReplayShard*> shards = {}, bool findings_thread = false)
         : o_(o) {
         if (!o.events.empty()) {
             events_file_.reset(o.events == "-" ? stdout : std::fopen(o.events.c_str(), "w"));
@@ -295,7 +299,14 @@ public:
         agg.lost_rate = o.path_lost_rate;
         agg.retry_window_ns = seconds_to_ns(o.retry_window_s);
         agg.dnssec_expiring_window_s = static_cast<uint64_t>(std::llround(o.dnssec_expiring_days * 86400.0));
-        aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
+        // The aggregator's findings go the same way as the pipeline's, so their order is kept.
+        frag53::FindingSink* found = &fanout_;
+        if (findings_thread && shards.empty() && polled.empty() && o.workers <= 1 &&
+            std::thread::hardware_concurrency() >= 2 && (events_ || !o.write_evidence.empty())) {
+            writer_ = std::make_unique<frag53::FindingWriter>(fanout_);
+            found = writer_.get();
+        }
+        aggregator_ = std::make_unique<frag53::Aggregator>(agg, *found);
         const PipelineConfig config = pipeline_config(o);
         if (!shards.empty()) {
             pool_ = std::make_unique<frag53::WorkerPool>(std::move(shards), config, fanout_, aggregator_.get());
@@ -303,7 +314,7 @@ public:
             pool_ = std::make_unique<frag53::WorkerPool>(std::move(polled), config, fanout_, aggregator_.get());
         } else if (o.workers <= 1) {
             // One pipeline on this thread: no copies, no queues.
-            pipeline_ = std::make_unique<Pipeline>(config, fanout_);
+            pipeline_ = std::make_unique<Pipeline>(config, *found);
             pipeline_->set_record_sink(aggregator_.get());
         } else {
             pool_ = std::make_unique<frag53::WorkerPool>(o.workers, config, fanout_, aggregator_.get());
@@ -365,6 +376,7 @@ public:
                              static_cast<unsigned long long>(pool_->pool_counters().records_dropped));
         }
         aggregator_->finish();
+        if (writer_) writer_->finish();  // every finding is in the sinks from here on
         for (size_t i = 0; i < counters_.findings.size(); ++i) counters_.findings[i] += aggregator_->findings()[i];
     }
 
@@ -402,6 +414,8 @@ private:
     ReportCollector report_;
     EvidenceFrames evidence_;
     FindingFanout fanout_;
+    std::unique_ptr<frag53::FindingWriter> writer_;  // before the aggregator and the pipeline: they
+                                                     // go first, then the writer drains
     std::unique_ptr<frag53::Aggregator> aggregator_;
     std::unique_ptr<Pipeline> pipeline_;
     std::unique_ptr<frag53::WorkerPool> pool_;
@@ -461,7 +475,7 @@ int run_analyze_sharded(const AnalyzeOptions& o) {
 int run_analyze(const AnalyzeOptions& o) {
     if (o.workers > 1 && std::find(o.files.begin(), o.files.end(), "-") == o.files.end())
         return run_analyze_sharded(o);
-    Engine engine(o);
+    Engine engine(o, nullptr, {}, {}, /*findings_thread=*/true);
     install_stop_handlers();
     PcapFileSource source(o.files, o.filter);
     std::array<PacketView, 64> burst;

@@ -1,0 +1,92 @@
+#include "analyzers/finding_writer.h"
+
+#include <stdexcept>
+
+namespace frag53 {
+
+FindingWriter::FindingWriter(FindingSink& downstream, size_t capacity)
+    : down_(downstream), ring_(capacity) {
+    if (capacity < wake_batch) throw std::invalid_argument("FindingWriter: capacity under wake_batch");
+    thread_ = std::thread([this] { run(); });
+}
+
+FindingWriter::~FindingWriter() {
+    try {
+        finish();
+    } catch (...) {
+    }
+}
+
+// The two sides each store "I sleep" or "I pushed/popped", then a full fence, then read the
+// other's: at least one of them sees the other's store (the pattern of Dekker's algorithm), so a
+// side never sleeps on a ring that the other has already changed without waking it.
+template <class Ready>
+void FindingWriter::sleep_unless(std::atomic<uint32_t>& word, uint32_t seen,
+                                 std::atomic<bool>& sleeping, Ready ready) {
+    sleeping.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!ready()) word.wait(seen, std::memory_order_acquire);
+    sleeping.store(false, std::memory_order_relaxed);
+}
+
+void FindingWriter::wake(std::atomic<uint32_t>& word, std::atomic<bool>& sleeping) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleeping.load(std::memory_order_relaxed)) {
+        word.fetch_add(1, std::memory_order_release);
+        word.notify_one();
+    }
+}
+
+void FindingWriter::on_finding(const Finding& f) {
+    while (!ring_.try_emplace(f)) {
+        ++full_waits_;
+        const uint32_t seen = popped_.load(std::memory_order_acquire);
+        sleep_unless(popped_, seen, producer_sleeping_,
+                     [this] { return ring_.size_approx() < ring_.capacity(); });
+    }
+    // The writer is woken for a batch, not for each finding: a wake-up is a system call, which
+    // would cost more than writing the finding here.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (writer_sleeping_.load(std::memory_order_relaxed) && ring_.size_approx() >= wake_batch) {
+        pushed_.fetch_add(1, std::memory_order_release);
+        pushed_.notify_one();
+    }
+}
+
+void FindingWriter::finish() {
+    if (finished_) return;
+    finished_ = true;
+    done_.store(true, std::memory_order_release);
+    wake(pushed_, writer_sleeping_);
+    // A sleeping writer wakes only on a bump: done_ alone may not be seen by its check.
+    pushed_.fetch_add(1, std::memory_order_release);
+    pushed_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    if (failed_) std::rethrow_exception(failed_);
+}
+
+void FindingWriter::run() noexcept {
+    for (;;) {
+        while (const Finding* f = ring_.front()) {
+            if (!failed_) {
+                try {
+                    down_.on_finding(*f);
+                } catch (...) {
+                    failed_ = std::current_exception();  // the rest are taken and dropped
+                }
+            }
+            ring_.pop();
+            wake(popped_, producer_sleeping_);
+        }
+        if (done_.load(std::memory_order_acquire)) {
+            if (ring_.front() == nullptr) return;
+            continue;  // pushed before done_: hand those on too
+        }
+        const uint32_t seen = pushed_.load(std::memory_order_acquire);
+        sleep_unless(pushed_, seen, writer_sleeping_, [this] {
+            return ring_.size_approx() >= wake_batch || done_.load(std::memory_order_acquire);
+        });
+    }
+}
+
+}  // namespace frag53
