@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
+#include <type_traits>
 
 namespace frag53 {
 
@@ -75,7 +77,11 @@ PendingQuery& TransactionTable::insert(const TransactionKey& key, uint64_t ts,
     if (!free_.empty()) {
         idx = free_.back();
         free_.pop_back();
-        pool_[idx] = PendingQuery{};
+        // A fresh entry in place, with its members' initializers only (a name's bytes past its
+        // length are never read): assigning PendingQuery{} zeroed a 400-byte temporary and then
+        // copied it, for every query.
+        static_assert(std::is_trivially_destructible_v<PendingQuery>);
+        ::new (static_cast<void*>(&pool_[idx])) PendingQuery;
     } else {
         idx = static_cast<uint32_t>(pool_.size());
         pool_.emplace_back();  // within the reservation: entries never move
