@@ -26,9 +26,10 @@ namespace frag53 {
 
 class FindingWriter final : public FindingSink {
 public:
-    static constexpr size_t default_capacity = 2048;  // findings (about 2.4 MB)
-    // A sleeping writer is woken once this many findings wait (or at finish()).
-    static constexpr size_t wake_batch = 256;
+    static constexpr size_t default_capacity = 512;  // findings (about 0.7 MB)
+    // A sleeping writer is woken once this many findings wait (or at finish()), a pipeline
+    // waiting for room once this many fit.
+    static constexpr size_t wake_batch = 128;
 
     // Throws std::system_error when the thread cannot be started.
     // Throws std::invalid_argument for a capacity that is not a power of two or under wake_batch.
@@ -51,7 +52,11 @@ private:
     template <class Ready>
     static void sleep_unless(std::atomic<uint32_t>& word, uint32_t seen, std::atomic<bool>& sleeping,
                              Ready ready);
-    static void wake(std::atomic<uint32_t>& word, std::atomic<bool>& sleeping);
+    // Wakes the side sleeping on `word`, if it sleeps and `ready()` holds.
+    template <class Ready>
+    static void wake_if(std::atomic<uint32_t>& word, std::atomic<bool>& sleeping, Ready ready);
+    bool batch_waits() const noexcept;  // for the writer: a batch to write, or the end
+    bool batch_fits() const noexcept;   // for the pipeline: room for a batch
 
     FindingSink& down_;
     SpscRing<Finding> ring_;

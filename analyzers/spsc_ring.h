@@ -42,12 +42,18 @@ public:
     // Producer: false when full (nothing is constructed then).
     template <typename... Args>
     bool try_emplace(Args&&... args) {
+        return try_push_with([&](void* slot) { ::new (slot) T(std::forward<Args>(args)...); });
+    }
+    // Producer: `make(void* slot)` creates the element in the slot's raw memory (for an element
+    // cheaper to build in place than to copy whole). False when full (make is not called).
+    template <typename Make>
+    bool try_push_with(Make&& make) {
         const size_t t = tail_.load(std::memory_order_relaxed);
         if (t - head_seen_ > mask_) {
             head_seen_ = head_.load(std::memory_order_acquire);
             if (t - head_seen_ > mask_) return false;
         }
-        ::new (static_cast<void*>(slots_ + (t & mask_))) T(std::forward<Args>(args)...);
+        make(static_cast<void*>(slots_ + (t & mask_)));
         tail_.store(t + 1, std::memory_order_release);
         return true;
     }
