@@ -1,43 +1,9 @@
 #include "analyzers/finding_writer.h"
 
-#include <cstddef>
-#include <cstring>
 #include <stdexcept>
-#include <type_traits>
 
 namespace frag53 {
 
-namespace {
-
-// A finding carries three names of 256 bytes, most of them short or empty (the question name;
-// the DNSSEC zone and owner only for dnssec.* findings): a copy that takes only their used bytes
-// moves about half of what copying the whole finding does. Finding is trivially copyable, so the
-// bytes copied into the slot make it a Finding; a name's bytes past its length are never read.
-static_assert(std::is_trivially_copyable_v<Finding> && std::is_standard_layout_v<Finding>);
-static_assert(std::is_standard_layout_v<Finding::DnssecEvidence> &&
-              std::is_standard_layout_v<dns::Name>);
-constexpr size_t name_at[3] = {
-    offsetof(Finding, qname),
-    offsetof(Finding, dnssec) + offsetof(Finding::DnssecEvidence, zone),
-    offsetof(Finding, dnssec) + offsetof(Finding::DnssecEvidence, owner),
-};
-static_assert(name_at[0] < name_at[1] && name_at[1] < name_at[2]);
-
-void copy_finding(void* slot, const Finding& f) noexcept {
-    auto* to = static_cast<unsigned char*>(slot);
-    const auto* from = reinterpret_cast<const unsigned char*>(&f);
-    size_t at = 0;
-    for (const size_t n : name_at) {
-        std::memcpy(to + at, from + at, n - at);
-        const auto& name = *reinterpret_cast<const dns::Name*>(from + n);
-        std::memcpy(to + n + offsetof(dns::Name, wire), name.wire.data(), name.length);
-        std::memcpy(to + n + offsetof(dns::Name, length), &name.length, sizeof name.length);
-        at = n + sizeof(dns::Name);
-    }
-    std::memcpy(to + at, from + at, sizeof(Finding) - at);
-}
-
-}  // namespace
 
 FindingWriter::FindingWriter(FindingSink& downstream, size_t capacity)
     : down_(downstream), ring_(capacity) {
@@ -84,7 +50,7 @@ bool FindingWriter::batch_fits() const noexcept {
 }
 
 void FindingWriter::on_finding(const Finding& f) {
-    while (!ring_.try_push_with([&f](void* slot) { copy_finding(slot, f); })) {
+    while (!ring_.try_push_with([&f](void* slot) { copy_finding_into(slot, f); })) {
         ++full_waits_;
         const uint32_t seen = popped_.load(std::memory_order_acquire);
         sleep_unless(popped_, seen, producer_sleeping_, [this] { return batch_fits(); });

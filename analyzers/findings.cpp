@@ -1,6 +1,9 @@
 #include "analyzers/findings.h"
 
+#include <cstddef>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "analyzers/finding_text.h"
 
@@ -99,6 +102,34 @@ std::string format_timestamp(uint64_t ts_ns) {
     std::string s;
     text::append_timestamp(s, ts_ns);
     return s;
+}
+
+// Finding is trivially copyable, so the bytes copied into the slot make it a Finding; a name's
+// bytes past its length are never read.
+static_assert(std::is_trivially_copyable_v<Finding> && std::is_standard_layout_v<Finding>);
+static_assert(std::is_standard_layout_v<Finding::DnssecEvidence> &&
+              std::is_standard_layout_v<dns::Name>);
+namespace {
+constexpr size_t name_at[3] = {
+    offsetof(Finding, qname),
+    offsetof(Finding, dnssec) + offsetof(Finding::DnssecEvidence, zone),
+    offsetof(Finding, dnssec) + offsetof(Finding::DnssecEvidence, owner),
+};
+static_assert(name_at[0] < name_at[1] && name_at[1] < name_at[2]);
+}  // namespace
+
+void copy_finding_into(void* slot, const Finding& f) noexcept {
+    auto* to = static_cast<unsigned char*>(slot);
+    const auto* from = reinterpret_cast<const unsigned char*>(&f);
+    size_t at = 0;
+    for (const size_t n : name_at) {
+        std::memcpy(to + at, from + at, n - at);
+        const auto& name = *reinterpret_cast<const dns::Name*>(from + n);
+        std::memcpy(to + n + offsetof(dns::Name, wire), name.wire.data(), name.length);
+        std::memcpy(to + n + offsetof(dns::Name, length), &name.length, sizeof name.length);
+        at = n + sizeof(dns::Name);
+    }
+    std::memcpy(to + at, from + at, sizeof(Finding) - at);
 }
 
 }  // namespace frag53

@@ -151,6 +151,12 @@ struct Finding {
     }
 };
 
+// Copies `f` into `slot` (raw memory for a Finding), which then holds an equal Finding: only the
+// used bytes of its three names go (most are short or empty: the question name; the DNSSEC zone
+// and owner only for dnssec.* findings), about half of the 1.3 KB a whole copy moves. For rings
+// that carry findings to another thread.
+void copy_finding_into(void* slot, const Finding& f) noexcept;
+
 // An ip.fragment_* finding about a datagram whose DNS identity is unknown: client and server
 // then hold the datagram's source and destination.
 inline bool is_ip_level(const Finding& f) noexcept {
