@@ -26,10 +26,12 @@ namespace frag53 {
 
 class FindingWriter final : public FindingSink {
 public:
-    static constexpr size_t default_capacity = 512;  // findings (about 0.7 MB)
+    static constexpr size_t default_capacity = 1024;  // findings (about 1.4 MB)
     // A sleeping writer is woken once this many findings wait (or at finish()), a pipeline
-    // waiting for room once this many fit.
-    static constexpr size_t wake_batch = 128;
+    // waiting for room once this many fit. A wake-up of a thread on the other core costs several
+    // microseconds: per 128 findings (a ring of 512) the pipeline's wake-ups were 5 % of its
+    // time, and per 512 the comparison capture ran 0.268 -> 0.249 s.
+    static constexpr size_t wake_batch = 512;
 
     // Throws std::system_error when the thread cannot be started.
     // Throws std::invalid_argument for a capacity that is not a power of two or under wake_batch.
