@@ -4,7 +4,6 @@
 
 namespace frag53 {
 
-
 FindingWriter::FindingWriter(FindingSink& downstream, size_t capacity)
     : down_(downstream), ring_(capacity) {
     if (capacity < wake_batch) throw std::invalid_argument("FindingWriter: capacity under wake_batch");

@@ -739,9 +739,9 @@ AddResult FragmentTable::add(const DecodedPacket& p, uint64_t ts_ns, uint64_t fr
     }
     Slot& d = slots_[s];
     FragmentRecord* recs = records_.get() + static_cast<size_t>(s) * config_.max_fragments_per_datagram;
-    // A datagram opened for this fragment and then refused it must not linger empty.
-    // Every return is `return res;`, so the result is built in place (a return of another
-    // object made every return copy its 160 bytes, a third of add()'s time).
+    // A datagram opened for this fragment and then refused it must not linger empty. The caller
+    // then returns `res`: every return of add() is `return res;`, so the result is built in place
+    // (one return of another object made every return copy its 160 bytes, a third of add()).
     auto refuse = [&](DropReason why) noexcept {
         if (d.nfrags == 0) free_slot(s);
         res.reason = why;
