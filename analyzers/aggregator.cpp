@@ -22,18 +22,38 @@ void Aggregator::on_material(ResponseMaterial&& m) {
 
 const DnssecCounters& Aggregator::dnssec_counters() const noexcept { return dnssec_->counters(); }
 
-Aggregator::History& Aggregator::slot_of(uint64_t h) noexcept {
+size_t Aggregator::index_of(uint64_t h) const noexcept {
     // The default size is a power of two: a mask instead of a 64-bit division per query.
     const size_t n = history_.size();
-    return history_[(n & (n - 1)) == 0 ? h & (n - 1) : h % n];
+    return (n & (n - 1)) == 0 ? h & (n - 1) : h % n;
 }
 
 // `hash` is question_hash(client, qname, qtype) when the record carries it, else 0.
+//
+// Two ways: a question lives in its own slot or in the other slot of its pair (index ^ 1). With
+// one way, two questions of the same slot (a few among a few hundred, with a good hash) pushed
+// each other out at every query and neither's retries were recognised. A question not found
+// takes a free slot of the pair, else the one asked longest ago.
 Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype,
                                       uint64_t hash, bool& same) {
-    History& e = slot_of(hash != 0 ? hash : question_hash(client, qname, qtype));
-    same = e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
-    return e;
+    auto is = [&](const History& e) {
+        return e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
+    };
+    const size_t i = index_of(hash != 0 ? hash : question_hash(client, qname, qtype));
+    History& a = history_[i];
+    same = true;
+    if (is(a)) return a;
+    const size_t j = i ^ 1;
+    if (j >= history_.size()) {  // an odd size's last slot has no pair
+        same = false;
+        return a;
+    }
+    History& b = history_[j];
+    if (is(b)) return b;
+    same = false;
+    if (!a.used) return a;
+    if (!b.used) return b;
+    return b.ts_ns < a.ts_ns ? b : a;
 }
 
 ServerStats* Aggregator::server(const IpAddress& a) {

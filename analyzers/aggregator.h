@@ -4,7 +4,8 @@
 // the transaction ends) and never wait for it; everything that needs a view across flows —
 // several servers for one client, many clients for one server — is decided here. All state is
 // bounded: the per-server table has a cap (overflow counted) and the per-client question history
-// is a direct-mapped cache whose overwrites are counted as evictions.
+// is a two-way cache (each question in its own slot or the other of its pair) whose overwrites are
+// counted as evictions.
 #pragma once
 
 #include <array>
@@ -98,7 +99,7 @@ struct AggregatorConfig {
     double ok_rate = 0.9;                    // DO=0 answer rate that shows the server is fine
     uint32_t min_large_lost = 2;             // large answers re-asked before a path verdict
     size_t max_servers = 16384;
-    size_t history_slots = 16384;            // per-client question history (direct-mapped)
+    size_t history_slots = 16384;            // per-client question history (two-way: pairs of slots)
     uint64_t dnssec_expiring_window_s = 7 * 86400;  // dnssec.rrsig_expiring
 };
 
@@ -136,7 +137,8 @@ public:
     // Prefetches the question's history slot: without it, a slot's first load was half of
     // on_query's time.
     void expect_question(uint64_t question_hash) noexcept override {
-        const auto* p = reinterpret_cast<const char*>(&slot_of(question_hash));
+        // The question's own slot; the other of its pair is read only when this one is not it.
+        const auto* p = reinterpret_cast<const char*>(&history_[index_of(question_hash)]);
         __builtin_prefetch(p);
         __builtin_prefetch(p + 64);
     }
@@ -172,7 +174,7 @@ private:
     };
 
     History& slot(const IpAddress& client, const dns::Name& qname, uint16_t qtype, uint64_t hash, bool& same);
-    History& slot_of(uint64_t hash) noexcept;
+    size_t index_of(uint64_t hash) const noexcept;
     ServerStats* server(const IpAddress& a);
     void emit(Finding& f);
 

@@ -676,6 +676,8 @@ void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery*
     // the records of an RRset from one answer to the next (BIND's default), which changes neither
     // what the DNSSEC checks see (signatures cover the canonical, sorted form) nor their verdicts.
     // Each record is hashed on its own, with its section, and the record hashes are summed.
+    // A record's head (the owner's bytes in place, nearly always a 2-byte pointer, then type and
+    // class) seeds the hash of its RDLENGTH and RDATA; the TTL between them is left out.
     const auto recs = message_.records();
     const size_t question_end = recs.empty() ? wire.size() : recs.front().name_offset;
     h = hash_bytes(h, w + 2, question_end - 2);
@@ -684,7 +686,10 @@ void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery*
     for (const dns::Record& rr : recs) {
         const size_t ttl_at = static_cast<size_t>(rr.rdata_offset) - 6;
         const size_t end = size_t{rr.rdata_offset} + rr.rdlength;
-        uint64_t rh = hash_bytes(static_cast<uint64_t>(rr.section), w + rr.name_offset, ttl_at - rr.name_offset);
+        const size_t head = ttl_at - rr.name_offset;
+        const auto section = static_cast<uint64_t>(rr.section);
+        const uint64_t rh = head <= 16 ? hash_short(section, w + rr.name_offset, head)
+                                       : hash_bytes(section, w + rr.name_offset, head);
         sum += hash_bytes(rh, w + ttl_at + 4, end - (ttl_at + 4));
         pos = end;
     }

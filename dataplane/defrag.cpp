@@ -596,6 +596,13 @@ void FragmentTable::release_pending() noexcept {
     pending_action_ = Pending::none;
 }
 
+bool FragmentTable::due(uint64_t now_ns) const noexcept {
+    if (pending_ != kNil) return true;
+    for (const uint32_t h : list_head_)
+        if (h != kNil && slots_[h].deadline <= now_ns) return true;
+    return false;
+}
+
 bool FragmentTable::take_incomplete(uint64_t now_ns, bool all, IncompleteDatagram& out) noexcept {
     release_pending();
     // Lingering keys are kept in the order they stopped; finished and discarded ones have

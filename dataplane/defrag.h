@@ -218,6 +218,7 @@ public:
     // Hands every datagram whose timeout has run out at now_ns to fn(const IncompleteDatagram&).
     template <class Fn>
     size_t expire(uint64_t now_ns, Fn&& fn) noexcept {
+        if (!due(now_ns)) return 0;  // the common case, once per packet: nothing to do
         size_t n = 0;
         IncompleteDatagram d;
         while (take_incomplete(now_ns, false, d)) {
@@ -257,6 +258,9 @@ private:
     static constexpr uint32_t kNil = UINT32_MAX;
     static constexpr int kSizeClasses = 7;  // 2 KiB .. 128 KiB: any datagram plus its header
 
+    // Whether expire(now_ns) has anything to do: a finished datagram to put away, or a list whose
+    // oldest entry's deadline has come.
+    bool due(uint64_t now_ns) const noexcept;
     bool take_incomplete(uint64_t now_ns, bool all, IncompleteDatagram& out) noexcept;
     void release_pending() noexcept;
 

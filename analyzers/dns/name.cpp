@@ -10,6 +10,7 @@
 // Guard 1 alone already rules out loops; 2 and 3 bound the work even if 1 were ever weakened,
 // and 3 also bounds chains of pointers to pointers that add no bytes to the name.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "analyzers/dns/message.h"
@@ -217,14 +218,52 @@ uint8_t Name::label_count() const noexcept {
     return n;
 }
 
+namespace {
+
+// Eight bytes of a name as a little-endian word, so the hash is the same on every platform.
+uint64_t le64(const uint8_t* p) noexcept {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return v;
+}
+
+// ascii_lower on eight bytes at once: 0x20 is added to each byte from 'A' to 'Z' and to no
+// other. Each byte's low seven bits are compared by adding to them, which cannot carry into the
+// next byte; bytes with the high bit set are left alone.
+constexpr uint64_t ascii_lower8(uint64_t v) noexcept {
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    const uint64_t low7 = v & (0x7f * ones);
+    const uint64_t from_a = low7 + (0x80 - 'A') * ones;    // high bit set where low7 >= 'A'
+    const uint64_t past_z = low7 + (0x80 - 'Z' - 1) * ones;  // high bit set where low7 > 'Z'
+    const uint64_t upper = from_a & ~past_z & ~v & (0x80 * ones);
+    return v | (upper >> 2);
+}
+
+uint64_t mix(uint64_t a, uint64_t b) noexcept {
+    __extension__ typedef unsigned __int128 u128;
+    const u128 r = static_cast<u128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+}  // namespace
+
 uint64_t Name::hash_ignore_case() const noexcept {
-    // FNV-1a: names are short, and this keeps the hash stable across builds and platforms.
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < length; ++i) {
-        h ^= ascii_lower(wire[i]);
-        h *= 0x100000001b3ull;
+    // Eight bytes per multiply, lowered in a word: questions are hashed once per query, where a
+    // byte-at-a-time hash cost 4 cycles per byte of the name. The last word overlaps the one
+    // before it instead of reading past the name; the length is mixed in, so that is unambiguous.
+    constexpr uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+    constexpr uint64_t k2 = 0x8ebc6af09c88c6e3ull;
+    uint64_t h = k0 ^ length;
+    if (length >= 8) {
+        for (size_t i = 0; i + 8 < length; i += 8) h = mix(h ^ ascii_lower8(le64(wire.data() + i)) ^ k2, k1);
+        h = mix(h ^ ascii_lower8(le64(wire.data() + length - 8)) ^ k2, k1);
+    } else {
+        uint64_t v = 0;
+        for (size_t i = 0; i < length; ++i) v |= uint64_t{ascii_lower(wire[i])} << (8 * i);
+        h = mix(h ^ v ^ k2, k1);
     }
-    return h;
+    return mix(h ^ k1, k2 ^ length);
 }
 
 }  // namespace frag53::dns

@@ -195,6 +195,50 @@ TEST(AggregatorCaps, HistoryAndServerTablesAreBoundedAndCounted) {
     EXPECT_EQ(agg.servers_by_queries(10).size(), 1u);
 }
 
+// Two questions of one slot share its pair instead of pushing each other out; a third question of
+// the pair replaces the one asked longest ago.
+TEST(AggregatorCaps, HistoryPairsKeepTwoQuestionsAndReplaceTheOldest) {
+    AggregatorConfig cfg;
+    cfg.history_slots = 2;  // one pair: every question hashes into it
+    Collect sink;
+    Aggregator agg(cfg, sink);
+    QueryRecord q;
+    q.client = v4(2);
+    q.server = v4(1);
+    q.edns = true;
+    q.udp_size = 4096;
+    // Three names whose own slot is the same one of the two.
+    std::vector<std::string> names;
+    for (int i = 0; names.size() < 3; ++i) {
+        const std::string n = "q" + std::to_string(i) + ".example";
+        if ((question_hash(q.client, name(n.c_str()), q.qtype) & 1) == 0) names.push_back(n);
+    }
+    auto ask = [&](const char* which, uint64_t t, uint16_t udp_size = 4096) {
+        q.qname = name(names[static_cast<size_t>(which[0] - 'a')].c_str());
+        q.ts_ns = t * sec;
+        q.udp_size = udp_size;
+        agg.on_query(q);
+    };
+    ask("a.example", 1);
+    ask("b.example", 2);
+    ask("a.example", 3);
+    EXPECT_EQ(agg.history_evictions(), 0u);
+    ask("c.example", 4);  // b was asked longest ago
+    EXPECT_EQ(agg.history_evictions(), 1u);
+    // a is still known: asked again with a smaller EDNS size and no answer yet, the fallback is seen.
+    ask("a.example", 5, 1232);
+    EXPECT_EQ(agg.history_evictions(), 1u);
+    ASSERT_EQ(sink.findings.size(), 1u);
+    EXPECT_EQ(sink.findings[0].code, FindingCode::dns_bufsize_fallback);
+    // b was forgotten: its retry is a new question, which replaces c (asked at 4, a at 5).
+    ask("b.example", 6, 512);
+    EXPECT_EQ(agg.history_evictions(), 2u);
+    EXPECT_EQ(sink.findings.size(), 1u);
+    ask("a.example", 7, 512);
+    EXPECT_EQ(sink.findings.size(), 2u);
+    EXPECT_EQ(agg.history_evictions(), 2u);
+}
+
 // Queries alternating between servers are each counted for their own server (server() checks the
 // last server found before the map).
 TEST(AggregatorCaps, ServersAlternatingAreCountedApart) {

@@ -100,6 +100,35 @@ TEST_F(MaterialHandOverTest, RotatedRrsetWithOtherIdAndTtlsIsARepeat) {
     EXPECT_EQ(records_.wires.size(), 3u);
 }
 
+TEST_F(MaterialHandOverTest, EveryRecordsOwnerTypeAndClassCount) {
+    // One RRSIG whose owner is a pointer (2 bytes in place) or a whole name written out (up to 40
+    // bytes): the owner, type and class each make a new answer, at every owner length.
+    auto answer = [](uint16_t id, std::string_view owner, uint16_t type, uint16_t klass) {
+        DnsBuilder b;
+        b.header(id, 0x8180, 1, 1, 0, 0).name("s.example.test").question(46);
+        if (owner.empty()) b.ptr(12); else b.name(owner);
+        b.rr_head(type, klass, 300).begin_rdata().u16(16).u8(13).u8(3).u32(300);
+        b.u32(2'000'000'000u).u32(1'000'000'000u).u16(4242).name("example.test").fill(64, 0xAB).end_rdata();
+        return b.data();
+    };
+    uint64_t t = 1;
+    const std::vector<std::string> owners = {"", "a.b", "ab.test", "a.example.test", "www.example.test",
+                                             "abcdefghijklmnopqrstuvwxyz.example.test"};
+    for (const std::string& owner : owners) {
+        const uint64_t before = pipeline_.counters().dnssec_material;
+        response(answer(1, owner, 46, 1), t++ * sec);
+        response(answer(2, owner, 46, 1), t++ * sec);  // only the ID differs: a repeat
+        response(answer(3, owner, 46, 3), t++ * sec);  // class CH
+        response(answer(4, owner, 48, 1), t++ * sec);  // type DNSKEY
+        if (!owner.empty()) {
+            std::string other = owner;
+            other.back() = other.back() == 'a' ? 'b' : 'a';  // last label's last letter
+            response(answer(5, other, 46, 1), t++ * sec);
+        }
+        EXPECT_EQ(pipeline_.counters().dnssec_material - before, owner.empty() ? 3u : 4u) << owner;
+    }
+}
+
 TEST_F(MaterialHandOverTest, AlternatingAnswersDoNotEvictEachOther) {
     // A client alternating between a few answers (keys, then a TXT, then keys...) is not handed
     // over again and again: the remembered answers are kept four to a set.

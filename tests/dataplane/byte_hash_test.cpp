@@ -54,6 +54,33 @@ TEST(ByteHash, EveryLengthAndEveryByteMatters) {
     EXPECT_NE(hash_bytes(1, buf.data(), 50), hash_bytes(2, buf.data(), 50));
 }
 
+TEST(ByteHash, ShortRangesEveryLengthEveryBitAndTheSeed) {
+    std::mt19937_64 rng(11);
+    std::array<uint8_t, 16> buf{};
+    for (auto& b : buf) b = static_cast<uint8_t>(rng());
+    const std::array<uint8_t, 16> zeros{};
+    std::set<uint64_t> seen;
+    for (size_t n = 0; n <= 16; ++n) {
+        EXPECT_TRUE(seen.insert(hash_short(0, buf.data(), n)).second) << n;
+        if (n > 0) EXPECT_TRUE(seen.insert(hash_short(0, zeros.data(), n)).second) << n;
+        // Every bit of every byte counts, the ones the two reads overlap on too.
+        const uint64_t h = hash_short(0, buf.data(), n);
+        for (size_t i = 0; i < n; ++i) {
+            for (int bit = 0; bit < 8; ++bit) {
+                buf[i] ^= static_cast<uint8_t>(1u << bit);
+                EXPECT_NE(hash_short(0, buf.data(), n), h) << n << " " << i << " " << bit;
+                buf[i] ^= static_cast<uint8_t>(1u << bit);
+            }
+        }
+        // A record's section is the seed: the same bytes in another section differ.
+        for (uint64_t seed = 1; seed < 4; ++seed) EXPECT_NE(hash_short(seed, buf.data(), n), h) << n;
+    }
+    // Bytes past n are never read into the hash.
+    std::array<uint8_t, 16> other = buf;
+    other[15] ^= 0xff;
+    EXPECT_EQ(hash_short(0, buf.data(), 7), hash_short(0, other.data(), 7));
+}
+
 TEST(ByteHash, LowBitsSpreadOverATable) {
     // Tables index with the low bits: 4,096 keys differing in one counter fill most of 4,096
     // buckets (a uniform hash leaves about 1/e of them empty).

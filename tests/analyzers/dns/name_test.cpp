@@ -242,6 +242,41 @@ TEST(Name, PresentationEscapes) {
     EXPECT_EQ(Name{}.to_string(), "");  // not decoded
 }
 
+TEST(Name, HashIgnoresCaseOfLettersOnlyAtEveryLength) {
+    // Names of every length from 1 to 255 bytes: each letter's case flips one at a time (the
+    // hash stays), and any other change of any byte (another letter, a byte next to the letters
+    // in ASCII, the same byte with the high bit set) changes it.
+    std::mt19937 rng(5);
+    const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_@[`{";
+    for (size_t len = 1; len <= 255; ++len) {
+        Name n;
+        n.length = static_cast<uint8_t>(len);
+        for (size_t i = 0; i < len; ++i) n.wire[i] = static_cast<uint8_t>(alphabet[rng() % alphabet.size()]);
+        const uint64_t h = n.hash_ignore_case();
+        for (size_t i = 0; i < len; ++i) {
+            const uint8_t c = n.wire[i];
+            const bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+            if (letter) {
+                n.wire[i] = c ^ 0x20;
+                EXPECT_EQ(n.hash_ignore_case(), h) << len << " " << i;
+            }
+            for (const uint8_t other : {uint8_t(c ^ 0x80), uint8_t(c + 1), uint8_t(c - 1), uint8_t(c ^ 0x40)}) {
+                if (letter && (other | 0x20) == (c | 0x20)) continue;
+                n.wire[i] = other;
+                EXPECT_NE(n.hash_ignore_case(), h) << len << " " << i << " " << int(other);
+            }
+            n.wire[i] = c;
+        }
+        // Bytes past the length are not part of the name.
+        if (len < 255) {
+            n.wire[len] = 'x';
+            EXPECT_EQ(n.hash_ignore_case(), h);
+            n.length = static_cast<uint8_t>(len + 1);
+            EXPECT_NE(n.hash_ignore_case(), h);
+        }
+    }
+}
+
 TEST(Name, CaseInsensitiveComparisonAndHash) {
     WireBuilder b = message();
     b.name("WWW.Example.COM");  // 12
