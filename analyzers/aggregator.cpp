@@ -40,20 +40,14 @@ Aggregator::History& Aggregator::slot(const IpAddress& client, const dns::Name& 
         return e.used && e.qtype == qtype && e.client == client && e.qname.equals_ignore_case(qname);
     };
     const size_t i = index_of(hash != 0 ? hash : question_hash(client, qname, qtype));
+    const size_t j = i ^ 1;  // past the end for an odd size's last slot: no pair
     History& a = history_[i];
-    same = true;
-    if (is(a)) return a;
-    const size_t j = i ^ 1;
-    if (j >= history_.size()) {  // an odd size's last slot has no pair
-        same = false;
-        return a;
-    }
+    same = is(a);
+    if (same || j >= history_.size()) return a;
     History& b = history_[j];
-    if (is(b)) return b;
-    same = false;
-    if (!a.used) return a;
-    if (!b.used) return b;
-    return b.ts_ns < a.ts_ns ? b : a;
+    same = is(b);
+    if (same || !a.used) return same ? b : a;
+    return !b.used || b.ts_ns < a.ts_ns ? b : a;
 }
 
 ServerStats* Aggregator::server(const IpAddress& a) {

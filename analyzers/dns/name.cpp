@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "analyzers/dns/message.h"
+#include "dataplane/byte_hash.h"
 
 namespace frag53::dns {
 namespace {
@@ -240,30 +241,23 @@ constexpr uint64_t ascii_lower8(uint64_t v) noexcept {
     return v | (upper >> 2);
 }
 
-uint64_t mix(uint64_t a, uint64_t b) noexcept {
-    __extension__ typedef unsigned __int128 u128;
-    const u128 r = static_cast<u128>(a) * b;
-    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
 }  // namespace
 
 uint64_t Name::hash_ignore_case() const noexcept {
     // Eight bytes per multiply, lowered in a word: questions are hashed once per query, where a
     // byte-at-a-time hash cost 4 cycles per byte of the name. The last word overlaps the one
     // before it instead of reading past the name; the length is mixed in, so that is unambiguous.
-    constexpr uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-    constexpr uint64_t k2 = 0x8ebc6af09c88c6e3ull;
+    using byte_hash_detail::k0, byte_hash_detail::k1, byte_hash_detail::k2, byte_hash_detail::mum;
     uint64_t h = k0 ^ length;
     if (length >= 8) {
-        for (size_t i = 0; i + 8 < length; i += 8) h = mix(h ^ ascii_lower8(le64(wire.data() + i)) ^ k2, k1);
-        h = mix(h ^ ascii_lower8(le64(wire.data() + length - 8)) ^ k2, k1);
+        for (size_t i = 0; i + 8 < length; i += 8) h = mum(h ^ ascii_lower8(le64(wire.data() + i)) ^ k2, k1);
+        h = mum(h ^ ascii_lower8(le64(wire.data() + length - 8)) ^ k2, k1);
     } else {
         uint64_t v = 0;
         for (size_t i = 0; i < length; ++i) v |= uint64_t{ascii_lower(wire[i])} << (8 * i);
-        h = mix(h ^ v ^ k2, k1);
+        h = mum(h ^ v ^ k2, k1);
     }
-    return mix(h ^ k1, k2 ^ length);
+    return mum(h ^ k1, k2 ^ length);
 }
 
 }  // namespace frag53::dns
