@@ -25,12 +25,21 @@ constexpr size_t max_message_size = 65535;  // offsets are 16 bits; nothing larg
 constexpr size_t question_fixed_size = 4;
 constexpr size_t record_fixed_size = 10;
 
+uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint32_t be32(const uint8_t* p) noexcept {
+    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
 // Where the names sit in the RDATA of types that carry them: `prefix` fixed bytes, then `names`
 // consecutive names. Compressible types (RFC 3597 section 4) and the DNSSEC types whose names
-// must not be compressed but are still walked with the same guards.
+// must not be compressed but are still walked with the same guards. The names of the latter are
+// not pointed at either, so they are not kept in the walk's cache (`learn`): an answer with a
+// few signatures would otherwise push the question out of it, and every owner name pointing at
+// the question would walk it again.
 struct RdataNames {
     uint8_t prefix;
     uint8_t names;
+    bool learn = true;
 };
 constexpr RdataNames rdata_names(uint16_t type) noexcept {
     switch (type) {
@@ -43,9 +52,9 @@ constexpr RdataNames rdata_names(uint16_t type) noexcept {
     case 33 /* SRV */:
         return {6, 1};
     case rrtype::RRSIG:
-        return {18, 1};
+        return {18, 1, false};
     case rrtype::NSEC:
-        return {0, 1};
+        return {0, 1, false};
     default:
         return {0, 0};
     }
@@ -123,16 +132,18 @@ ParseError MessageView::parse(Bytes wire) noexcept {
         return error_;
     }
     // Bytes past 64 KiB cannot belong to a DNS message; they end up as trailing bytes.
-    WireReader r(wire.first(std::min(wire.size(), max_message_size)));
-    header_.id = r.u16();
-    header_.flags = r.u16();
-    header_.qdcount = r.u16();
-    header_.ancount = r.u16();
-    header_.nscount = r.u16();
-    header_.arcount = r.u16();
+    const Bytes msg = wire.first(std::min(wire.size(), max_message_size));
+    const auto* w = reinterpret_cast<const uint8_t*>(msg.data());
+    header_.id = be16(w);
+    header_.flags = be16(w + 2);
+    header_.qdcount = be16(w + 4);
+    header_.ancount = be16(w + 6);
+    header_.nscount = be16(w + 8);
+    header_.arcount = be16(w + 10);
 
+    size_t pos = header_size;
     for (unsigned i = 0; i < header_.qdcount; ++i)
-        if (!parse_question(r)) return error_;
+        if (!parse_question(msg, pos)) return error_;
     const std::array<std::pair<uint16_t, Section>, 3> sections{{
         {header_.ancount, Section::answer},
         {header_.nscount, Section::authority},
@@ -140,69 +151,76 @@ ParseError MessageView::parse(Bytes wire) noexcept {
     }};
     for (const auto& [count, section] : sections)
         for (unsigned i = 0; i < count; ++i)
-            if (!parse_record(r, section)) return error_;
+            if (!parse_record(msg, pos, section)) return error_;
 
-    if (r.pos() < wire.size()) fail(ParseError::trailing_bytes, r.pos());
+    if (pos < wire.size()) fail(ParseError::trailing_bytes, pos);
     return error_;
 }
 
-bool MessageView::parse_question(WireReader& r) noexcept {
-    const size_t start = r.pos();
-    if (r.remaining() == 0) {
+// Both take the message (at most 64 KiB) and the position of the question or record, which they
+// move past it.
+bool MessageView::parse_question(Bytes msg, size_t& pos) noexcept {
+    const size_t start = pos;
+    if (start == msg.size()) {
         fail(ParseError::bad_counts, start);
         return false;
     }
-    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr, &name_cache_);
+    const NameScan name = walk_name(msg, start, msg.size(), &name_cache_);
     if (name.error != ParseError::none) {
         fail(name.error, name.error_offset);
         return false;
     }
-    r.skip(name.end - start);
-    if (r.remaining() < question_fixed_size) {
-        fail(ParseError::record_past_end, r.pos());
+    pos = name.end;
+    if (msg.size() - pos < question_fixed_size) {
+        fail(ParseError::record_past_end, pos);
         return false;
     }
+    const auto* w = reinterpret_cast<const uint8_t*>(msg.data()) + pos;
     Question q;
     q.name_offset = static_cast<uint16_t>(start);
     // Whole in place: the bytes are the decoded name (at most 255, checked by the scan).
     if (!name.jumped) q.name_length = static_cast<uint8_t>(name.end - start);
-    q.qtype = r.u16();
-    q.qclass = r.u16();
+    q.qtype = be16(w);
+    q.qclass = be16(w + 2);
+    pos += question_fixed_size;
     if (n_questions_ < max_questions) questions_[n_questions_++] = q;
     ++seen_in_[static_cast<size_t>(Section::question)];
     return true;
 }
 
-bool MessageView::parse_record(WireReader& r, Section s) noexcept {
-    const size_t start = r.pos();
-    if (r.remaining() == 0) {
+bool MessageView::parse_record(Bytes msg, size_t& pos, Section s) noexcept {
+    const size_t start = pos;
+    if (start == msg.size()) {
         fail(ParseError::bad_counts, start);
         return false;
     }
-    const NameScan name = scan_name(r.data(), start, r.data().size(), nullptr, &name_cache_);
+    const NameScan name = walk_name(msg, start, msg.size(), &name_cache_);
     if (name.error != ParseError::none) {
         fail(name.error, name.error_offset);
         return false;
     }
-    r.skip(name.end - start);
-    if (r.remaining() < record_fixed_size) {
-        fail(ParseError::record_past_end, r.pos());
+    pos = name.end;
+    // The fixed fields are checked once and read in place.
+    if (msg.size() - pos < record_fixed_size) {
+        fail(ParseError::record_past_end, pos);
         return false;
     }
+    const auto* w = reinterpret_cast<const uint8_t*>(msg.data()) + pos;
     Record rr;
     rr.name_offset = static_cast<uint16_t>(start);
-    rr.type = r.u16();
-    rr.klass = r.u16();
-    rr.ttl = r.u32();
-    rr.rdlength = r.u16();
+    rr.type = be16(w);
+    rr.klass = be16(w + 2);
+    rr.ttl = be32(w + 4);
+    rr.rdlength = be16(w + 8);
     rr.section = s;
-    if (rr.rdlength > r.remaining()) {
+    pos += record_fixed_size;
+    if (rr.rdlength > msg.size() - pos) {
         // Points at RDLENGTH itself: that is the field that lies.
-        fail(ParseError::rdlength_past_end, r.pos() - 2);
+        fail(ParseError::rdlength_past_end, pos - 2);
         return false;
     }
-    rr.rdata_offset = static_cast<uint16_t>(r.pos());
-    r.skip(rr.rdlength);
+    rr.rdata_offset = static_cast<uint16_t>(pos);
+    pos += rr.rdlength;
 
     ++records_seen_;
     ++seen_in_[static_cast<size_t>(s)];
@@ -222,7 +240,7 @@ void MessageView::check_rdata_names(const Record& rr) noexcept {
     const size_t limit = size_t{rr.rdata_offset} + rr.rdlength;
     size_t pos = size_t{rr.rdata_offset} + where.prefix;
     for (unsigned i = 0; i < where.names; ++i) {
-        const NameScan name = scan_name(wire_, pos, limit, nullptr, &name_cache_);
+        const NameScan name = walk_name(wire_, pos, limit, where.learn ? &name_cache_ : nullptr);
         if (name.error != ParseError::none) {
             fail(name.error, name.error_offset);
             return;

@@ -6,6 +6,7 @@
 // view has fixed capacity and is meant to be reused by one worker for every message.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -136,6 +137,51 @@ struct NameScanCache {
 // validates; it is not used when `out` is given, since the bytes have to be copied then.
 NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCache* cache = nullptr) noexcept;
 
+// scan_name without a copy, for the message walk, which asks for every name of every message
+// (`cache` may be null). The common shapes are told here, without a call, with the checks the
+// walk would make on them:
+//   - the root, the OPT record's owner (pointed at by nothing, so not cached);
+//   - one pointer straight to a name this message already validated: nearly every answer's owner
+//     points at the question;
+//   - labels in place up to the root, as the question and the names in signatures are.
+// Anything else, and every error, is scan_name's, from the start of the name.
+inline NameScan walk_name(Bytes msg, size_t offset, size_t limit, NameScanCache* cache) noexcept {
+    const auto* w = reinterpret_cast<const uint8_t*>(msg.data());
+    limit = std::min(limit, msg.size());
+    NameScan res;
+    if (offset < limit) {
+        const uint8_t first = w[offset];
+        if (first == 0) {
+            res.end = offset + 1;
+            return res;
+        }
+        if (first < 0x40) {
+            // At most 255 bytes of labels are looked at before scan_name takes over.
+            const size_t stop = std::min(limit, offset + 255);
+            size_t p = offset;
+            while (p < stop && w[p] != 0 && w[p] < 0x40) p += 1u + w[p];
+            if (p < stop && w[p] == 0) {
+                res.end = p + 1;
+                if (cache != nullptr) cache->add(offset, res.end - offset, 0);
+                return res;
+            }
+        } else if (cache != nullptr && (first & 0xC0) == 0xC0 && offset + 2 <= limit) {
+            const size_t target = static_cast<size_t>((first & 0x3F) << 8 | w[offset + 1]);
+            // A first hop's guards (strictly backwards, past the 12-byte header), then the cached
+            // name's totals: its own hops and this pointer.
+            if (target < offset && target >= 12) {
+                const int c = cache->find(target);
+                if (c >= 0 && cache->hops[static_cast<size_t>(c)] + 1u <= max_compression_hops) {
+                    res.end = offset + 2;
+                    res.jumped = true;
+                    return res;
+                }
+            }
+        }
+    }
+    return scan_name(msg, offset, limit, nullptr, cache);
+}
+
 struct Question {
     uint16_t name_offset = 0;
     uint16_t qtype = 0, qclass = 0;
@@ -252,8 +298,8 @@ public:
 
 private:
     void fail(ParseError e, size_t offset) noexcept;
-    bool parse_question(WireReader& r) noexcept;
-    bool parse_record(WireReader& r, Section s) noexcept;
+    bool parse_question(Bytes msg, size_t& pos) noexcept;
+    bool parse_record(Bytes msg, size_t& pos, Section s) noexcept;
     void parse_opt(const Record& rr, size_t record_offset) noexcept;
     void check_rdata_names(const Record& rr) noexcept;
 

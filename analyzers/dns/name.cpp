@@ -53,20 +53,6 @@ NameScan scan_name(Bytes msg, size_t offset, size_t limit, Name* out, NameScanCa
     }
     limit = std::min(limit, msg.size());
     const auto* w = reinterpret_cast<const uint8_t*>(msg.data());
-    // Most owner names are one pointer straight to a name this message already validated (the
-    // question): the walk below would read the pointer, pass every guard and stop at the cache.
-    // The same checks, without the walk's set-up.
-    if (cache != nullptr && offset + 2 <= limit && (w[offset] & 0xC0) == 0xC0) {
-        const size_t target = static_cast<size_t>((w[offset] & 0x3F) << 8 | w[offset + 1]);
-        if (target < offset && target >= header_size) {
-            const int c = cache->find(target);
-            if (c >= 0 && cache->hops[static_cast<size_t>(c)] + 1u <= max_compression_hops) {
-                res.end = offset + 2;
-                res.jumped = true;
-                return res;
-            }
-        }
-    }
     // Raw indices rather than a WireReader: this runs for every name of every message. `end` is
     // where the current run of labels must stop: `limit` before the first pointer, the end of the
     // message after it.

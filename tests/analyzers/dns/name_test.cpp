@@ -216,6 +216,68 @@ TEST(NameScanCache, RandomMessagesScanTheSameWithAndWithoutIt) {
     EXPECT_GT(cache_stops, 1000u);  // the cache was in play, not just empty
 }
 
+TEST(WalkName, TellsTheShapesItKnowsAsTheFullWalkDoes) {
+    // walk_name answers the root, in-place labels and a pointer to a cached name itself, and
+    // leaves the rest to scan_name. Messages of those shapes and their near misses (labels up
+    // to and past 255 bytes, labels cut by the limit, a label then a pointer, reserved label
+    // types), every offset walked in order as MessageView::parse does, with a cache, without
+    // one, and against scan_name without a cache: the same verdict, end, pointer and error
+    // offset everywhere.
+    std::mt19937 gen(1035);
+    auto rng = [&gen]() { return static_cast<unsigned>(gen()); };
+    size_t told[3] = {0, 0, 0};  // root, in place, pointer to a cached name
+    for (int round = 0; round < 3000; ++round) {
+        WireBuilder b = message();
+        const int parts = 1 + static_cast<int>(rng() % 30);
+        for (int i = 0; i < parts; ++i) {
+            const unsigned kind = rng() % 12;
+            if (kind < 3) {
+                b.u8(0);
+            } else if (kind < 7) {
+                // A run of labels, often long enough to near or pass 255 bytes, then the root.
+                const unsigned labels = 1 + rng() % 6;
+                for (unsigned l = 0; l < labels; ++l) {
+                    const unsigned len = (rng() % 3 == 0) ? 40 + rng() % 24 : rng() % 8;
+                    b.u8(static_cast<uint8_t>(len)).fill(len, 'a');
+                }
+                if (rng() % 4 != 0) b.u8(0);
+            } else if (kind < 10 && b.size() > 12) {
+                b.ptr(static_cast<uint16_t>(12 + rng() % (b.size() - 12)));
+            } else if (kind == 10) {
+                b.u8(static_cast<uint8_t>(0x40 + rng() % 0x80));  // reserved label types
+            } else {
+                b.u8(static_cast<uint8_t>(rng()));
+            }
+        }
+        NameScanCache cache;
+        cache.clear();
+        for (size_t off = 12; off <= b.size(); ++off) {
+            const size_t limit = (rng() % 4 == 0) ? off + rng() % 64 : b.size();
+            const NameScan a = walk_name(b.bytes(), off, limit, &cache);
+            const NameScan n = walk_name(b.bytes(), off, limit, nullptr);
+            const NameScan c = scan_name(b.bytes(), off, limit, nullptr);
+            for (const NameScan* x : {&a, &n}) {
+                ASSERT_EQ(x->error, c.error) << round << " " << off;
+                if (c.error == ParseError::none) {
+                    ASSERT_EQ(x->end, c.end) << round << " " << off;
+                    ASSERT_EQ(x->jumped, c.jumped) << round << " " << off;
+                } else {
+                    ASSERT_EQ(x->error_offset, c.error_offset) << round << " " << off;
+                }
+            }
+            if (c.error != ParseError::none) continue;
+            const auto first = static_cast<uint8_t>(b.bytes()[off]);
+            if (first == 0) ++told[0];
+            else if (!c.jumped) ++told[1];
+            else if (c.end == off + 2) ++told[2];
+        }
+    }
+    // Every shape was met many times, valid, so the comparisons above covered each.
+    EXPECT_GT(told[0], 1000u);
+    EXPECT_GT(told[1], 1000u);
+    EXPECT_GT(told[2], 1000u);
+}
+
 TEST(DecodeName, PastEnd) {
     WireBuilder b = message();
     b.u8(5).raw({'a', 'b'});
