@@ -20,8 +20,12 @@ PcapChunkCutter::PcapChunkCutter(int fd, uint64_t offset, const ClassicPcapLayou
       // A record cut by a chunk's end is shorter than the largest record, and is carried.
       capacity_(fill_ + PcapChunkFeed::largest_record) {}
 
-PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b) noexcept {
+PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b, std::vector<ChunkRecord>* records) noexcept {
     Cut c;
+    if (records != nullptr) {
+        records->clear();
+        if (records->capacity() < max_records()) records = nullptr;
+    }
     if (tail_len_ != 0) std::memcpy(b, tail_, tail_len_);
     size_t len = tail_len_;
     const size_t want = tail_len_ + fill_;
@@ -49,12 +53,17 @@ PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b) noexcept {
         PcapRecord rec;
         PcapReadStatus st;
         while ((st = r.next(rec)) == PcapReadStatus::record) {
+            if (records != nullptr)
+                records->push_back({static_cast<uint32_t>(rec.data.data() - b),
+                                    static_cast<uint32_t>(rec.data.size()), rec.wire_len,
+                                    rec.ts_ns});
         }
         if (st == PcapReadStatus::caplen_too_big)
             c.last = true;  // damage: the readers stop there too
         else
             c.len = r.offset();  // the end, or the start of the cut record
     }
+    if (c.last && records != nullptr) records->clear();
     tail_ = b + c.len;
     tail_len_ = len - c.len;
     return c;
@@ -93,9 +102,17 @@ void PcapChunkFeed::run() noexcept {
         // Until it is published, the slot is the feed's alone. The carried record is in the
         // previous slot, past what its readers see, and only this thread writes slots.
         PcapChunkCutter::Cut c;
-        if (!s.buf) s.buf.reset(new (std::nothrow) std::byte[cutter_.capacity()]);
+        if (!s.buf) {
+            s.buf.reset(new (std::nothrow) std::byte[cutter_.capacity()]);
+            // Reserved whole once (pages are touched only as records fill them). Without room
+            // for it, the chunk's readers walk the records themselves.
+            try {
+                s.records.reserve(cutter_.max_records());
+            } catch (const std::bad_alloc&) {
+            }
+        }
         if (s.buf) {
-            c = cutter_.cut(s.buf.get());
+            c = cutter_.cut(s.buf.get(), &s.records);
         } else {
             c.read_errno = ENOMEM;
             c.last = true;
@@ -116,9 +133,9 @@ void PcapChunkFeed::run() noexcept {
 PcapChunkFeed::Chunk PcapChunkFeed::get(uint64_t seq) {
     std::unique_lock lock(mu_);
     ready_.wait(lock, [&] { return published_ > seq || ended() || stop_; });
-    if (seq >= published_) return Chunk{{}, true, 0};
+    if (seq >= published_) return Chunk{{}, true, 0, {}};
     const Slot& s = slots_[seq % slots_.size()];
-    return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno};
+    return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno, s.records};
 }
 
 void PcapChunkFeed::release(uint64_t seq) noexcept {

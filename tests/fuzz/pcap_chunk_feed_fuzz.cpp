@@ -3,7 +3,8 @@
 // and carried over several chunks), and the records of the chunks, one after the other, must be
 // those a PcapRecordReader finds walking the whole file at once: the same bytes, lengths and time
 // stamps, every chunk but the last ending where a record does, and the last ending with the same
-// status and message. Any difference traps.
+// status and message. The records the cutter keeps for a chunk's readers (every chunk's but the
+// last) must be the ones that walk finds in the chunk. Any difference traps.
 //
 // Every input is cut by a PcapChunkCutter on this thread, into 2 to 4 buffers used in turn, as the
 // feed's slots are. One input in 64 is also read through a PcapChunkFeed with its own thread: a
@@ -108,12 +109,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             for (int i = 0; i < 4; ++i) v.emplace_back(new std::byte[most]);
             return v;
         }();
+        // The records the cutter keeps must be those its readers would walk.
+        static std::vector<frag53::ChunkRecord> records;
+        if (records.capacity() < cutter.max_records()) records.reserve(cutter.max_records());
         for (uint64_t seq = 0;; ++seq) {
             std::byte* b = bufs[seq % depth].get() + (most - cutter.capacity());
-            const frag53::PcapChunkCutter::Cut c = cutter.cut(b);
+            const frag53::PcapChunkCutter::Cut c = cutter.cut(b, &records);
             check(c.read_errno == 0);
+            const size_t before = got.size();
             take(frag53::Bytes(b, c.len), c.last, seq);
-            if (c.last) break;
+            if (c.last) {
+                check(records.empty());
+                break;
+            }
+            check(records.size() == got.size() - before);
+            for (size_t i = 0; i < records.size(); ++i) {
+                const frag53::ChunkRecord& r = records[i];
+                const Seen& w = got[before + i];
+                check(size_t{r.offset} + r.caplen <= c.len);
+                const auto* d = reinterpret_cast<const uint8_t*>(b) + r.offset;
+                check(std::vector<uint8_t>(d, d + r.caplen) == w.bytes);
+                check(r.wire_len == w.wire_len && r.ts_ns == w.ts_ns);
+            }
         }
         compare();
     }
@@ -124,7 +141,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (uint64_t seq = 0;; ++seq) {
             const frag53::PcapChunkFeed::Chunk c = feed.get(seq);
             check(c.read_errno == 0);
+            const size_t before = got.size();
             take(c.bytes, c.last, seq);
+            check(c.last ? c.records.empty() : c.records.size() == got.size() - before);
             feed.release(seq);
             if (c.last) break;
         }
