@@ -753,6 +753,7 @@ UniqueFd open_at_records(const std::string& p) { return UniqueFd(::open(p.c_str(
 // The chunks of a feed, read by one reader: every chunk but the last ends where a record ends,
 // a record cut by a chunk's end is carried whole into the next, and together the chunks give
 // what one reader of the whole file gets, for chunk sizes below, near and above a record's size.
+// The records kept with each chunk but the last are the ones a reader of the chunk walks.
 TEST_F(PcapFileSourceTest, FeedChunksEndOnRecordBoundaries) {
     const ClassicFile f = varied_file(3000, 7, true);
     const auto p = write_bytes("feed.pcap", f.bytes);
@@ -776,6 +777,19 @@ TEST_F(PcapFileSourceTest, FeedChunksEndOnRecordBoundaries) {
                 Walk part;
                 walk(c.bytes, *layout, part);
                 EXPECT_EQ(part.status, PcapReadStatus::end) << "chunk " << seq << " fill " << fill;
+                // The records the feed kept for the chunk's readers are the walk's, but for the
+                // last chunk, which its readers walk.
+                if (c.last) {
+                    EXPECT_TRUE(c.records.empty());
+                } else {
+                    Walk kept;
+                    for (const ChunkRecord& r : c.records) {
+                        ASSERT_LE(size_t{r.offset} + r.caplen, c.bytes.size());
+                        const auto* d = reinterpret_cast<const uint8_t*>(c.bytes.data()) + r.offset;
+                        kept.records.push_back({std::vector<uint8_t>(d, d + r.caplen), r.ts_ns});
+                    }
+                    EXPECT_EQ(kept.records, part.records) << "chunk " << seq << " fill " << fill;
+                }
                 got.records.insert(got.records.end(), part.records.begin(), part.records.end());
                 feed.release(seq);
                 if (c.last) break;
