@@ -78,8 +78,7 @@ struct PcapFileSource::Impl {
             feed->release(seq);
         have_chunk = false;
         chunk_in_burst = false;
-        chunk = {};  // its records are not to be read on
-        next_record = 0;
+        chunk = {};  // its records are not to be read on (take_chunk() starts the next's at 0)
         ++seq;
     }
 
