@@ -3,6 +3,7 @@
 #include <cstring>
 #include <algorithm>
 
+#include "analyzers/material_hash.h"
 #include "dataplane/byte_hash.h"
 
 namespace frag53 {
@@ -667,35 +668,13 @@ void Pipeline::hand_over_material(const MessageContext& ctx, const PendingQuery*
     }
     if (!any) return;
     const Bytes wire = message_.wire();
-    const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
     const DecodedPacket& d = *ctx.dec;
     // Client and server: one flow's answers always reach the same worker, so which copies are
-    // handed over does not depend on how flows are spread over workers.
-    uint64_t h = hash_mix(hash_mix(d.src.hash(), d.dst.hash()), d.src.version);
-    // The answer without its ID and TTLs, and without the order of its records: servers rotate
-    // the records of an RRset from one answer to the next (BIND's default), which changes neither
-    // what the DNSSEC checks see (signatures cover the canonical, sorted form) nor their verdicts.
-    // Each record is hashed on its own, with its section, and the record hashes are summed.
-    // A record's head (the owner's bytes in place, nearly always a 2-byte pointer, then type and
-    // class) seeds the hash of its RDLENGTH and RDATA; the TTL between them is left out.
-    const auto recs = message_.records();
-    const size_t question_end = recs.empty() ? wire.size() : recs.front().name_offset;
-    h = hash_bytes(h, w + 2, question_end - 2);
-    uint64_t sum = 0;
-    size_t pos = question_end;
-    for (const dns::Record& rr : recs) {
-        const size_t ttl_at = static_cast<size_t>(rr.rdata_offset) - 6;
-        const size_t end = size_t{rr.rdata_offset} + rr.rdlength;
-        const size_t head = ttl_at - rr.name_offset;
-        const auto section = static_cast<uint64_t>(rr.section);
-        const uint64_t rh = head <= 16 ? hash_short(section, w + rr.name_offset, head)
-                                       : hash_bytes(section, w + rr.name_offset, head);
-        sum += hash_bytes(rh, w + ttl_at + 4, end - (ttl_at + 4));
-        pos = end;
-    }
-    h = hash_mix(h, sum);
-    // Records past the ones the parser keeps (more than MessageView::max_records), in order.
-    if (pos < wire.size()) h = hash_bytes(h, w + pos, wire.size() - pos);
+    // handed over does not depend on how flows are spread over workers. The answer is hashed
+    // without its ID, TTLs and record order (material_hash.h): a rotated RRset or a TTL counted
+    // down is a repeat.
+    uint64_t h = material_hash(hash_mix(hash_mix(d.src.hash(), d.dst.hash()), d.src.version), wire,
+                               message_.records());
     if (h == 0) h = 1;
     const uint64_t ts = ctx.pkt->ts_ns;
     MaterialSlot* set = &material_seen_[(h & (material_seen_.size() - 1)) & ~(material_ways - 1)];

@@ -370,3 +370,25 @@ TEST(Name, CaseFoldingLeavesOtherBytesAlone) {
 
 }  // namespace
 }  // namespace frag53::dns
+
+namespace frag53::dns {
+namespace {
+
+// Name::assign copies with overlapping fixed-size moves: every length copies exactly its bytes,
+// from a source of exactly that size (a read past it is a sanitizer error), and leaves the rest
+// of the name as it was.
+TEST(NameAssign, CopiesExactlyTheBytesOfEveryLength) {
+    for (size_t n = 0; n <= 255; ++n) {
+        std::vector<uint8_t> src(n);
+        for (size_t i = 0; i < n; ++i) src[i] = static_cast<uint8_t>(i * 37 + 11);
+        Name name;
+        name.wire.fill(0xEE);
+        name.assign(src.data(), static_cast<uint8_t>(n));
+        ASSERT_EQ(name.length, n);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(name.wire[i], src[i]) << n << " " << i;
+        for (size_t i = n; i < name.wire.size(); ++i) ASSERT_EQ(name.wire[i], 0xEE) << n << " " << i;
+    }
+}
+
+}  // namespace
+}  // namespace frag53::dns
