@@ -125,7 +125,7 @@ void copy_finding_into(void* slot, const Finding& f) noexcept {
     for (const size_t n : name_at) {
         std::memcpy(to + at, from + at, n - at);
         const auto& name = *reinterpret_cast<const dns::Name*>(from + n);
-        std::memcpy(to + n + offsetof(dns::Name, wire), name.wire.data(), name.length);
+        dns::copy_name_bytes(to + n + offsetof(dns::Name, wire), name.wire.data(), name.length);
         std::memcpy(to + n + offsetof(dns::Name, length), &name.length, sizeof name.length);
         at = n + sizeof(dns::Name);
     }

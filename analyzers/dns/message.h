@@ -69,6 +69,26 @@ struct Header {
     uint8_t rcode() const noexcept { return flags & 0xF; }
 };
 
+// Copies n <= 255 bytes (a name's wire form) with fixed-size moves that overlap where n is not
+// a multiple of their size, reading and writing only [0, n): a memcpy of a variable length this
+// short compiles to a byte loop, and names are mostly 10-40 bytes.
+inline void copy_name_bytes(uint8_t* d, const uint8_t* s, size_t n) noexcept {
+    if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16) std::memcpy(d + i, s + i, 16);
+        std::memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        std::memcpy(d, s, 8);
+        std::memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        std::memcpy(d, s, 4);
+        std::memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 // An uncompressed name in wire form (length-prefixed labels, ending with the root label).
 struct Name {
     std::array<uint8_t, 255> wire;  // only the first `length` bytes are ever read
@@ -76,26 +96,9 @@ struct Name {
 
     // The name whose wire form is `bytes` (n <= 255, already validated): copies n bytes, where
     // assigning a whole Name copies all 255.
-    // Fixed-size moves that overlap where n is not a multiple of their size: a memcpy of a
-    // variable length this short compiles to a byte loop, and names are mostly 10-40 bytes.
     void assign(const void* bytes, uint8_t n) noexcept {
         length = n;
-        const auto* s = static_cast<const uint8_t*>(bytes);
-        uint8_t* d = wire.data();
-        if (n >= 16) {
-            for (size_t i = 0; i + 16 < n; i += 16) std::memcpy(d + i, s + i, 16);
-            std::memcpy(d + n - 16, s + n - 16, 16);
-        } else if (n >= 8) {
-            std::memcpy(d, s, 8);
-            std::memcpy(d + n - 8, s + n - 8, 8);
-        } else if (n >= 4) {
-            std::memcpy(d, s, 4);
-            std::memcpy(d + n - 4, s + n - 4, 4);
-        } else if (n > 0) {
-            d[0] = s[0];
-            d[n / 2] = s[n / 2];
-            d[n - 1] = s[n - 1];
-        }
+        copy_name_bytes(wire.data(), static_cast<const uint8_t*>(bytes), n);
     }
 
     std::string to_string() const;  // presentation form, "." for root, escapes non-printables
