@@ -108,11 +108,20 @@ void Pipeline::advance_time(uint64_t ts) {
         ++counters_.time_jumps;
         now_ns_ = ts;
     }
+    // Most packets find nothing due: each table's first test, inline, before any of them runs.
+    // When one has something to do all four run, in their order, as they would every packet.
+    if (now_ns_ >= tcp_due_ns_ || fragments_.due(now_ns_) ||
+        transactions_.due(now_ns_, config_.query_timeout_ns) ||
+        tc_watch_.due(now_ns_, config_.tcp_retry_window_ns))
+        run_timeouts();
+}
 
+void Pipeline::run_timeouts() {
     // Timeouts run on packet time: replaying a capture gives the same answer every time.
     // Idle TCP first (a connection's end may resolve a TC retry), then fragments, so a lost
     // response's fragments are known when its query times out.
     tcp_.expire(now_ns_);
+    tcp_due_ns_ = tcp_.next_expiry();
     fragments_.expire(now_ns_, [this](const IncompleteDatagram& d) { on_fragments_incomplete(d, now_ns_); });
     transactions_.expire(now_ns_, config_.query_timeout_ns,
                          [this](const PendingQuery& q) { on_unanswered(q, "timeout"); });
@@ -151,6 +160,7 @@ void Pipeline::dispatch(const PacketView& pkt, const DecodedPacket& d) {
         if (is_dns_port(d.sport) || is_dns_port(d.dport)) {
             if (!d.payload.empty()) ++counters_.dns_tcp_segments;
             tcp_.process(d, pkt.ts_ns, pkt.frame);
+            tcp_due_ns_ = tcp_.next_expiry();
         }
         break;
     case Transport::icmp4:
@@ -881,6 +891,7 @@ void Pipeline::on_tc_watch_end(const TcWatch& w, FindingCode code, std::string_v
 
 void Pipeline::finish() {
     tcp_.drain(now_ns_);
+    tcp_due_ns_ = tcp_.next_expiry();
     tc_watch_.drain([this](const TcWatch& w) {
         on_tc_watch_end(w, FindingCode::dns_truncated_no_tcp_retry, "end_of_input", now_ns_);
     });

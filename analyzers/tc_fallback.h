@@ -66,6 +66,14 @@ public:
         trim();
     }
 
+    // Whether expire(now, window) has anything to do, asked once per packet: the oldest watch's
+    // window has passed, or it is resolved and waits to be dropped from the front.
+    bool due(uint64_t now, uint64_t window) const noexcept {
+        if (count_ == 0) return false;
+        const TcWatch& w = slots_[head_].w;
+        return !w.active || w.tc_ts + window <= now;
+    }
+
     // Watches without any TCP attempt whose window has passed: fn(watch).
     template <class Fn>
     void expire(uint64_t now, uint64_t window, Fn&& fn) {

@@ -70,6 +70,11 @@ public:
 
     void erase(PendingQuery& q) noexcept;
 
+    // Whether expire(now, timeout) has anything to do (its first test, asked once per packet).
+    bool due(uint64_t now, uint64_t timeout) const noexcept {
+        return head_ != npos && pool_[head_].last_ts + timeout <= now;
+    }
+
     // Hands every entry whose last transmission is at least `timeout` before `now` to fn,
     // oldest first, and removes it.
     template <class Fn>

@@ -275,6 +275,7 @@ void FragmentTable::list_push(int list, uint32_t s) noexcept {
         slots_[d.prev].next = s;
     } else {
         list_head_[l] = s;
+        head_deadline_[l] = d.deadline;
     }
     list_tail_[l] = s;
     ++list_size_[l];
@@ -288,6 +289,7 @@ void FragmentTable::list_remove(uint32_t s) noexcept {
         slots_[d.prev].next = d.next;
     } else {
         list_head_[l] = d.next;
+        head_deadline_[l] = d.next != kNil ? slots_[d.next].deadline : UINT64_MAX;
     }
     if (d.next != kNil) {
         slots_[d.next].prev = d.prev;
@@ -594,13 +596,6 @@ void FragmentTable::release_pending() noexcept {
         free_slot(s);
     }
     pending_action_ = Pending::none;
-}
-
-bool FragmentTable::due(uint64_t now_ns) const noexcept {
-    if (pending_ != kNil) return true;
-    for (const uint32_t h : list_head_)
-        if (h != kNil && slots_[h].deadline <= now_ns) return true;
-    return false;
 }
 
 bool FragmentTable::take_incomplete(uint64_t now_ns, bool all, IncompleteDatagram& out) noexcept {

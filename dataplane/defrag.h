@@ -215,6 +215,14 @@ public:
         return {events_.data(), event_count_};
     }
 
+    // Whether expire(now_ns) has anything to do: a finished datagram to put away, or a list whose
+    // oldest entry's deadline has come. Inline, from the lists' head deadlines kept beside them:
+    // it is asked once per packet.
+    bool due(uint64_t now_ns) const noexcept {
+        return pending_ != kNil || head_deadline_[0] <= now_ns || head_deadline_[1] <= now_ns ||
+               head_deadline_[2] <= now_ns;
+    }
+
     // Hands every datagram whose timeout has run out at now_ns to fn(const IncompleteDatagram&).
     template <class Fn>
     size_t expire(uint64_t now_ns, Fn&& fn) noexcept {
@@ -258,9 +266,6 @@ private:
     static constexpr uint32_t kNil = UINT32_MAX;
     static constexpr int kSizeClasses = 7;  // 2 KiB .. 128 KiB: any datagram plus its header
 
-    // Whether expire(now_ns) has anything to do: a finished datagram to put away, or a list whose
-    // oldest entry's deadline has come.
-    bool due(uint64_t now_ns) const noexcept;
     bool take_incomplete(uint64_t now_ns, bool all, IncompleteDatagram& out) noexcept;
     void release_pending() noexcept;
 
@@ -304,6 +309,8 @@ private:
     uint32_t free_head_ = kNil;
     // Lists in opening order: 0 open IPv4, 1 open IPv6, 2 lingering (finished or discarded).
     std::array<uint32_t, 3> list_head_{kNil, kNil, kNil};
+    // The deadline of each list's head (UINT64_MAX when empty), kept by list_push and list_remove.
+    std::array<uint64_t, 3> head_deadline_{UINT64_MAX, UINT64_MAX, UINT64_MAX};
     std::array<uint32_t, 3> list_tail_{kNil, kNil, kNil};
     size_t slots_in_use_ = 0;
     std::array<size_t, 3> list_size_{};

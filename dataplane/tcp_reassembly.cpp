@@ -765,6 +765,13 @@ TcpReassembler::Result TcpReassembler::process(const DecodedPacket& pkt, uint64_
 
 void TcpReassembler::expire(uint64_t now_ns) noexcept { impl_->expire(now_ns); }
 void TcpReassembler::drain(uint64_t now_ns) noexcept { impl_->drain(now_ns); }
+uint64_t TcpReassembler::next_expiry() const noexcept {
+    if (impl_->lru_head == kNone) return UINT64_MAX;
+    // expire() forgets the head once now >= last_ts and now - last_ts >= the timeout.
+    const uint64_t last = impl_->conns[impl_->lru_head].info.last_ts_ns;
+    const uint64_t idle = impl_->cfg.idle_timeout_ns;
+    return last > UINT64_MAX - idle ? UINT64_MAX : last + idle;
+}
 const TcpReassemblyCounters& TcpReassembler::counters() const noexcept { return impl_->ctr; }
 size_t TcpReassembler::connections() const noexcept { return impl_->live; }
 uint64_t TcpReassembler::buffered_bytes() const noexcept { return impl_->total_buffered; }

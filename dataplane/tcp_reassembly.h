@@ -202,6 +202,9 @@ public:
     Result process(const DecodedPacket& pkt, uint64_t ts_ns, uint64_t frame) noexcept;
     // Forgets connections idle for at least the timeout at now_ns (skipping their holes).
     void expire(uint64_t now_ns) noexcept;
+    // The packet time from which expire() has a connection to forget (UINT64_MAX: none). Only
+    // process(), expire() and drain() change it.
+    uint64_t next_expiry() const noexcept;
     // End of input: flushes every connection (holes become gaps) and forgets it.
     void drain(uint64_t now_ns = 0) noexcept;
 

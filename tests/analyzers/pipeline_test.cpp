@@ -504,6 +504,24 @@ TEST_F(TcpPipelineTest, MessagesSplitAcrossSegmentsAreFramedAndMatched) {
     EXPECT_TRUE(sink_.findings.empty()) << code_name(sink_.findings.front().code);
 }
 
+// Packet time that reaches a connection's idle timeout forgets it, whatever packet brings the
+// time there (here a UDP one: the timeouts are checked before each packet, not per protocol),
+// and not a nanosecond earlier; a second connection opened later goes at its own deadline.
+TEST_F(TcpPipelineTest, IdleConnectionsAreForgottenExactlyAtTheirTimeout) {
+    const uint64_t idle = config_.tcp_idle_timeout_ns;
+    handshake(1 * sec);  // last segment at 1 s + 200 ns
+    feed(testing::tcp4_frame(client_ip, server_ip, 50001, 53, 7000, 0, SYN), 2 * sec);
+    EXPECT_EQ(pipeline_.tcp_counters().connections_opened, 2u);
+    query(plain_query(1, "a.example", 1), 1 * sec + 199 + idle);
+    EXPECT_EQ(pipeline_.tcp_counters().evicted_timeout, 0u);
+    query(plain_query(2, "a.example", 1), 1 * sec + 200 + idle);
+    EXPECT_EQ(pipeline_.tcp_counters().evicted_timeout, 1u);
+    query(plain_query(3, "a.example", 1), 2 * sec - 1 + idle);
+    EXPECT_EQ(pipeline_.tcp_counters().evicted_timeout, 1u);
+    query(plain_query(4, "a.example", 1), 2 * sec + idle);
+    EXPECT_EQ(pipeline_.tcp_counters().evicted_timeout, 2u);
+}
+
 TEST_F(TcpPipelineTest, TruncatedAnswerRetriedOverTcpIsFine) {
     truncated_udp(51, "big.example", 1 * sec);
     handshake(1 * sec + 2000);

@@ -105,3 +105,35 @@ TEST(TcFallbackTracker, FullTableEvictsOldestAndCounts) {
 
 }  // namespace
 }  // namespace frag53
+
+namespace frag53 {
+namespace {
+
+// due() is expire()'s first test: the oldest watch's window has passed, or the oldest watch was
+// resolved and waits to be dropped from the front (which a full tracker's eviction can leave).
+TEST(TcFallbackTracker, DueWhenTheOldestWatchEndsOrWasResolved) {
+    const uint64_t window = 100;
+    TcFallbackTracker t(2);
+    EXPECT_FALSE(t.due(1'000'000, window));
+    t.watch(watch(2, "a.example", 10));
+    t.watch(watch(3, "b.example", 20));
+    EXPECT_FALSE(t.due(109, window));
+    EXPECT_TRUE(t.due(110, window));
+    // The second watch is resolved behind an open first one: it stays until it is at the front.
+    EXPECT_TRUE(t.tcp_question(v4(3), v4(1), name("b.example"), 16, 1));
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_FALSE(t.due(50, window));
+    // Full: a third watch pushes out the first, and the resolved one is now at the front.
+    t.watch(watch(4, "c.example", 30));
+    EXPECT_EQ(t.evictions(), 1u);
+    EXPECT_TRUE(t.due(50, window));
+    size_t ended = 0;
+    t.expire(50, window, [&ended](const TcWatch&) { ++ended; });
+    EXPECT_EQ(ended, 0u);
+    EXPECT_EQ(t.size(), 1u);  // only the third is left
+    EXPECT_FALSE(t.due(129, window));
+    EXPECT_TRUE(t.due(130, window));
+}
+
+}  // namespace
+}  // namespace frag53

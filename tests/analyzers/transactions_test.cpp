@@ -79,6 +79,29 @@ TEST(TransactionTable, TouchMovesRetransmissionToTheBack) {
     EXPECT_EQ(order, (std::vector<uint16_t>{2, 1}));
 }
 
+// due() is expire()'s first test: the oldest entry's last transmission is `timeout` old, to the
+// nanosecond; a retransmission moves that moment on, an answer (erase) hands it to the next.
+TEST(TransactionTable, DueFromTheOldestEntryToTheNanosecond) {
+    TransactionTable t(16);
+    EXPECT_FALSE(t.due(1'000'000, 100));
+    auto& a = t.insert(key(1), 100);
+    auto& b = t.insert(key(2), 150);
+    EXPECT_FALSE(t.due(199, 100));
+    EXPECT_TRUE(t.due(200, 100));
+    t.touch(a, 180, 5);  // to the back: the second entry is the oldest now
+    EXPECT_FALSE(t.due(249, 100));
+    EXPECT_TRUE(t.due(250, 100));
+    t.erase(b);
+    EXPECT_FALSE(t.due(279, 100));
+    EXPECT_TRUE(t.due(280, 100));
+    std::vector<uint16_t> expired;
+    t.expire(279, 100, [&](const PendingQuery& q) { expired.push_back(q.key.id); });
+    EXPECT_TRUE(expired.empty());
+    t.expire(280, 100, [&](const PendingQuery& q) { expired.push_back(q.key.id); });
+    EXPECT_EQ(expired, (std::vector<uint16_t>{1}));
+    EXPECT_FALSE(t.due(1'000'000, 100));
+}
+
 TEST(TransactionTable, FullTableEvictsOldestAndCounts) {
     TransactionTable t(3);
     for (uint16_t i = 0; i < 10; ++i) t.insert(key(i), 100u + i);

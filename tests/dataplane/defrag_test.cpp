@@ -419,6 +419,45 @@ TEST_P(DefragTest, MissingMiddleExpiresWithHead) {
     EXPECT_EQ(t.slots_in_use(), 0u);
 }
 
+// due() follows the oldest datagram of each list: when the oldest completes, the one opened after
+// it is the next to time out, and expire() reports it exactly at its own deadline; the completed
+// one lingers for linger_ns and then goes too.
+TEST_P(DefragTest, WhenTheOldestCompletesTheNextOldestTimesOutAtItsOwnDeadline) {
+    FragmentTable t;
+    const Wire a = udp_datagram(3000, 1), b = udp_datagram(3000, 2);
+    const auto fa = net().split_mtu(a, 31), fb = net().split_mtu(b, 32);
+    const uint64_t t0 = 10 * kSec, t1 = t0 + kSec;
+    EXPECT_FALSE(t.due(0));
+    feed(t, fa, {0}, t0);
+    feed(t, fb, {0}, t1);
+    EXPECT_FALSE(t.due(t0 + timeout() - 1));
+    EXPECT_TRUE(t.due(t0 + timeout()));
+    std::vector<size_t> order(fa.size() - 1);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i + 1;
+    expect_rebuilt(feed(t, fa, order, t1), a);
+    size_t calls = 0;
+    auto count = [&calls](const IncompleteDatagram&) { ++calls; };
+    EXPECT_TRUE(t.due(t1));  // the completed datagram is put away at the next expire()
+    t.expire(t1, count);
+    EXPECT_EQ(calls, 0u);
+    EXPECT_EQ(t.datagrams_in_flight(), 1u);
+    const uint64_t linger = FragmentTableConfig{}.linger_ns;
+    ASSERT_LT(linger, timeout());
+    EXPECT_FALSE(t.due(t1 + linger - 1));
+    EXPECT_TRUE(t.due(t1 + linger));  // the completed key stops lingering
+    t.expire(t1 + linger, count);
+    EXPECT_EQ(calls, 0u);
+    EXPECT_EQ(t.slots_in_use(), 1u);
+    EXPECT_FALSE(t.due(t1 + timeout() - 1));
+    EXPECT_TRUE(t.due(t1 + timeout()));
+    t.expire(t1 + timeout() - 1, count);
+    EXPECT_EQ(calls, 0u);
+    t.expire(t1 + timeout(), count);
+    EXPECT_EQ(calls, 1u);
+    EXPECT_EQ(t.slots_in_use(), 0u);
+    EXPECT_FALSE(t.due(t1 + 1000 * timeout()));
+}
+
 TEST_P(DefragTest, ExpiredWithoutFirstFragmentHasNoHead) {
     FragmentTable t;
     const auto frags = net().split_mtu(udp_datagram(3000), 22);
