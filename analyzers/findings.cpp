@@ -116,20 +116,27 @@ constexpr size_t name_at[3] = {
     offsetof(Finding, dnssec) + offsetof(Finding::DnssecEvidence, owner),
 };
 static_assert(name_at[0] < name_at[1] && name_at[1] < name_at[2]);
+
+// The bytes from Begin up to the name at Name, then that name's used bytes and its length; each
+// step's sizes are constants, so the fixed parts are copied with fixed-size moves.
+template <size_t Begin, size_t Name>
+void copy_up_to_name(unsigned char* to, const unsigned char* from) noexcept {
+    std::memcpy(to + Begin, from + Begin, Name - Begin);
+    const auto& name = *reinterpret_cast<const dns::Name*>(from + Name);
+    dns::copy_name_bytes(to + Name + offsetof(dns::Name, wire), name.wire.data(), name.length);
+    std::memcpy(to + Name + offsetof(dns::Name, length), &name.length, sizeof name.length);
+}
+
 }  // namespace
 
 void copy_finding_into(void* slot, const Finding& f) noexcept {
     auto* to = static_cast<unsigned char*>(slot);
     const auto* from = reinterpret_cast<const unsigned char*>(&f);
-    size_t at = 0;
-    for (const size_t n : name_at) {
-        std::memcpy(to + at, from + at, n - at);
-        const auto& name = *reinterpret_cast<const dns::Name*>(from + n);
-        dns::copy_name_bytes(to + n + offsetof(dns::Name, wire), name.wire.data(), name.length);
-        std::memcpy(to + n + offsetof(dns::Name, length), &name.length, sizeof name.length);
-        at = n + sizeof(dns::Name);
-    }
-    std::memcpy(to + at, from + at, sizeof(Finding) - at);
+    constexpr size_t after = sizeof(dns::Name);
+    copy_up_to_name<0, name_at[0]>(to, from);
+    copy_up_to_name<name_at[0] + after, name_at[1]>(to, from);
+    copy_up_to_name<name_at[1] + after, name_at[2]>(to, from);
+    std::memcpy(to + name_at[2] + after, from + name_at[2] + after, sizeof(Finding) - name_at[2] - after);
 }
 
 }  // namespace frag53
