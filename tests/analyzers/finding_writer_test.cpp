@@ -154,6 +154,151 @@ TEST(FindingWriterTest, CapacityMustHoldABatch) {
     CollectingSink down;
     EXPECT_THROW(FindingWriter(down, FindingWriter::wake_batch / 2), std::invalid_argument);
     EXPECT_THROW(FindingWriter(down, 1000), std::invalid_argument);
+    EXPECT_THROW(FindingWriter(down, FindingWriter::wake_batch, nullptr, FindingWriter::record_wake_batch / 2),
+                 std::invalid_argument);
+    EXPECT_THROW(FindingWriter(down, FindingWriter::wake_batch, nullptr, 3000), std::invalid_argument);
+}
+
+// What reached the downstream sinks, in order, on the writer's thread: "F<ts>" for a finding,
+// "Q<ts>", "O<ts>", "M<ts>" for the records; a record sink that finds something (as the
+// aggregator does) sends it to the same finding sink, where it lands right after its record.
+struct Log {
+    std::vector<std::string> lines;
+    std::thread::id thread;
+    bool one_thread = true;
+    void add(std::string s) {
+        if (lines.empty()) thread = std::this_thread::get_id();
+        else if (thread != std::this_thread::get_id()) one_thread = false;
+        lines.push_back(std::move(s));
+    }
+};
+
+class LoggingSink final : public FindingSink {
+public:
+    explicit LoggingSink(Log& log) : log_(log) {}
+    void on_finding(const Finding& f) override {
+        if (f.ts_ns % 997 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        log_.add("F" + std::to_string(f.ts_ns));
+    }
+
+private:
+    Log& log_;
+};
+
+class LoggingRecords final : public TransactionRecordSink {
+public:
+    LoggingRecords(Log& log, FindingSink& found) : log_(log), found_(found) {}
+    void on_query(const QueryRecord& r) override {
+        log_.add("Q" + std::to_string(r.ts_ns));
+        if (r.qname.length != 3 || r.qname.wire[0] != 1 || r.qname.wire[1] != 'q') log_.add("bad qname");
+        // Every hundredth query makes the "aggregator" find something of its own.
+        if (r.ts_ns % 100 == 0) found_.on_finding(numbered(r.ts_ns + 1'000'000'000));
+        if (r.ts_ns % 1499 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    void on_outcome(const OutcomeRecord& r) override {
+        log_.add("O" + std::to_string(r.ts_ns));
+        if (r.response_size != r.ts_ns * 2) log_.add("bad size");
+    }
+    void on_material(ResponseMaterial&& m) override {
+        log_.add("M" + std::to_string(m.ts_ns));
+        if (m.wire.size() != 300 || m.wire[299] != static_cast<std::byte>(m.ts_ns & 0xFF)) log_.add("bad wire");
+        kept.push_back(std::move(m));
+    }
+    std::vector<ResponseMaterial> kept;
+
+private:
+    Log& log_;
+    FindingSink& found_;
+};
+
+// Findings and records pushed in one sequence come out in that sequence, with what the record
+// sink finds right after its record, whether the writer is ahead or behind. Small rings, so both
+// fill again and again, and each side waits for the other.
+TEST(FindingWriterTest, RecordsAndFindingsInTheOrderTheyCame) {
+    Log log;
+    LoggingSink down(log);
+    LoggingRecords records(log, down);
+    std::vector<std::string> want;
+    uint64_t waits = 0;
+    uint64_t x = 88172645463325252ull;  // xorshift: a fixed, irregular interleaving
+    auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    {
+        FindingWriter w(down, FindingWriter::wake_batch, &records, FindingWriter::record_wake_batch);
+        for (uint64_t i = 1; i <= 60000; ++i) {
+            switch (next() % 7) {
+            case 0:
+            case 1:
+                w.on_finding(numbered(i));
+                want.push_back("F" + std::to_string(i));
+                break;
+            case 2:
+            case 3:
+            case 4: {
+                QueryRecord q;
+                q.ts_ns = i;
+                q.qname.wire[0] = 1, q.qname.wire[1] = 'q', q.qname.wire[2] = 0, q.qname.length = 3;
+                w.on_query(q);
+                want.push_back("Q" + std::to_string(i));
+                if (i % 100 == 0) want.push_back("F" + std::to_string(i + 1'000'000'000));
+                break;
+            }
+            case 5: {
+                OutcomeRecord o;
+                o.ts_ns = i;
+                o.response_size = static_cast<uint32_t>(i * 2);
+                w.on_outcome(o);
+                want.push_back("O" + std::to_string(i));
+                break;
+            }
+            default: {
+                ResponseMaterial m;
+                m.ts_ns = i;
+                m.wire.assign(300, static_cast<std::byte>(i & 0xFF));
+                w.on_material(std::move(m));
+                EXPECT_TRUE(m.wire.empty()) << "moved into the ring";
+                want.push_back("M" + std::to_string(i));
+            }
+            }
+            if (i % 20000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        w.finish();
+        waits = w.full_waits();
+    }
+    ASSERT_EQ(log.lines.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(log.lines[i], want[i]) << "at " << i;
+    EXPECT_TRUE(log.one_thread);
+    EXPECT_NE(log.thread, std::this_thread::get_id()) << "handed on by the writer's thread";
+    EXPECT_GT(waits, 0u) << "rings of one batch with slow sinks must have made the pipeline wait";
+    EXPECT_GT(records.kept.size(), 1000u);
+}
+
+// A record sink that throws stops the writer's hand-on as a failing finding sink does.
+TEST(FindingWriterTest, RecordSinkFailureComesOutOfFinish) {
+    class Failing final : public TransactionRecordSink {
+    public:
+        void on_query(const QueryRecord& r) override {
+            if (r.ts_ns == 50) throw std::runtime_error("no memory");
+            ++seen;
+        }
+        void on_outcome(const OutcomeRecord&) override { ++seen; }
+        std::atomic<uint64_t> seen{0};
+    } records;
+    CollectingSink down;
+    FindingWriter w(down, FindingWriter::wake_batch, &records);
+    for (uint64_t i = 0; i < 5000; ++i) {
+        QueryRecord q;
+        q.ts_ns = i;
+        w.on_query(q);
+        w.on_finding(numbered(i));
+    }
+    EXPECT_THROW(w.finish(), std::runtime_error);
+    EXPECT_EQ(records.seen.load(), 50u);
+    EXPECT_EQ(down.findings.size(), 50u) << "the findings before the failing record, and none after";
 }
 
 }  // namespace
