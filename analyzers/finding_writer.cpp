@@ -1,6 +1,7 @@
 #include "analyzers/finding_writer.h"
 
 #include <cassert>
+#include <limits>
 #include <stdexcept>
 
 namespace frag53 {
@@ -138,16 +139,11 @@ void FindingWriter::run() noexcept {
         for (bool any = true; any;) {
             any = false;
             // The next record, and the findings pushed before it: they are in their ring by the
-            // time the record is seen (the record's push releases after theirs). Without a
-            // record, only the findings seen before the record ring was found empty: every
-            // record pushed before them would have been seen, so none of them can belong after a
-            // record, whereas a finding that came in later may follow one that came in between.
-            const uint64_t seen = findings_written_ + ring_.available();
+            // time the record is seen (the record's push releases after theirs).
             Record* r = records_.front();
-            const uint64_t until = r != nullptr ? r->findings_before : seen;
+            const uint64_t until = r != nullptr ? r->findings_before : std::numeric_limits<uint64_t>::max();
             while (findings_written_ < until) {
                 const Finding* f = ring_.front();
-                assert(f != nullptr);
                 if (f == nullptr) break;
                 if (!failed_) {
                     try {

@@ -67,11 +67,6 @@ public:
         }
         return std::launder(slots_ + (h & mask_));
     }
-    // Consumer: how many elements are in the ring now (the producer's index read afresh).
-    size_t available() noexcept {
-        tail_seen_ = tail_.load(std::memory_order_acquire);
-        return tail_seen_ - head_.load(std::memory_order_relaxed);
-    }
     // Consumer: the element k places behind the oldest (peek(0) is front()), or nullptr when
     // there are not that many. It stays until popped.
     T* peek(size_t k) noexcept {

@@ -277,47 +277,6 @@ TEST(FindingWriterTest, RecordsAndFindingsInTheOrderTheyCame) {
     EXPECT_GT(records.kept.size(), 1000u);
 }
 
-// The writer is busy with findings while no record is in its ring, and meanwhile the pipeline
-// pushes a record and then more findings: those findings wait for the record.
-TEST(FindingWriterTest, FindingsPushedAfterARecordWaitForIt) {
-    class Slow final : public FindingSink {
-    public:
-        explicit Slow(Log& log) : log_(log) {}
-        void on_finding(const Finding& f) override {
-            std::this_thread::sleep_for(std::chrono::microseconds(50));
-            log_.add("F" + std::to_string(f.ts_ns));
-        }
-
-    private:
-        Log& log_;
-    };
-    for (int round = 0; round < 3; ++round) {
-        Log log;
-        Slow down(log);
-        LoggingRecords records(log, down);
-        std::vector<std::string> want;
-        FindingWriter w(down, 2 * FindingWriter::wake_batch, &records);
-        uint64_t i = 1;
-        // A batch of findings wakes the writer, which takes a while over them.
-        for (; i <= FindingWriter::wake_batch + 64; ++i) {
-            w.on_finding(numbered(i));
-            want.push_back("F" + std::to_string(i));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        QueryRecord q;
-        q.ts_ns = ++i;
-        q.qname.wire[0] = 1, q.qname.wire[1] = 'q', q.qname.wire[2] = 0, q.qname.length = 3;
-        w.on_query(q);
-        want.push_back("Q" + std::to_string(i));
-        for (int k = 0; k < 10; ++k) {
-            w.on_finding(numbered(++i));
-            want.push_back("F" + std::to_string(i));
-        }
-        w.finish();
-        ASSERT_EQ(log.lines, want) << "round " << round;
-    }
-}
-
 // A record sink that throws stops the writer's hand-on as a failing finding sink does.
 TEST(FindingWriterTest, RecordSinkFailureComesOutOfFinish) {
     class Failing final : public TransactionRecordSink {
