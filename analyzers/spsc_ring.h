@@ -67,16 +67,6 @@ public:
         }
         return std::launder(slots_ + (h & mask_));
     }
-    // Consumer: the element k places behind the oldest (peek(0) is front()), or nullptr when
-    // there are not that many. It stays until popped.
-    T* peek(size_t k) noexcept {
-        const size_t h = head_.load(std::memory_order_relaxed);
-        if (tail_seen_ - h <= k) {
-            tail_seen_ = tail_.load(std::memory_order_acquire);
-            if (tail_seen_ - h <= k) return nullptr;
-        }
-        return std::launder(slots_ + ((h + k) & mask_));
-    }
     // Consumer: destroys the element front() returned (front() must have returned one).
     void pop() noexcept {
         const size_t h = head_.load(std::memory_order_relaxed);

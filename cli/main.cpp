@@ -275,10 +275,9 @@ public:
     // `polled`: one list of sources per worker, which polls them itself (DPDK queues filled by
     // symmetric RSS); feed() is then not used and idle() must be called every millisecond or so.
     // `shards`: one per worker, each reading the whole recording (replay mode); the same rule.
-    // `findings_thread`: one pipeline hands what it finds and its transaction records to a thread
-    // of its own (FindingWriter), which writes the findings and runs the aggregator, when there
-    // are two CPUs or more. Only where nothing reads the sinks or the aggregator before finish()
-    // (metrics() reads both while it runs).
+    // `findings_thread`: one pipeline writes what it finds on a thread of its own (FindingWriter),
+    // when there are two CPUs or more and something to write besides the report. Only where
+    // nothing reads the sinks before finish() (metrics() reads the report while it runs).
     explicit Engine(const AnalyzeOptions& o, frag53::FindingSink* extra = nullptr,
                     std::vector<std::vector<frag53::PolledSource*>> polled = {},
                     std::vector<frag53::ReplayShard*> shards = {}, bool findings_thread = false)
@@ -300,20 +299,14 @@ public:
         agg.lost_rate = o.path_lost_rate;
         agg.retry_window_ns = seconds_to_ns(o.retry_window_s);
         agg.dnssec_expiring_window_s = static_cast<uint64_t>(std::llround(o.dnssec_expiring_days * 86400.0));
-        aggregator_ = std::make_unique<frag53::Aggregator>(agg, fanout_);
-        // One pipeline on this thread, and another CPU: the findings are written, and the
-        // transaction records aggregated, on a thread of their own. Both go through the
-        // writer's rings in the order the pipeline produced them, so the aggregator's findings
-        // land among the pipeline's where they would have without it.
+        // The aggregator's findings go the same way as the pipeline's, so their order is kept.
         frag53::FindingSink* found = &fanout_;
-        frag53::TransactionRecordSink* records = aggregator_.get();
         if (findings_thread && shards.empty() && polled.empty() && o.workers <= 1 &&
-            std::thread::hardware_concurrency() >= 2) {
-            writer_ = std::make_unique<frag53::FindingWriter>(fanout_, frag53::FindingWriter::default_capacity,
-                                                              aggregator_.get());
+            std::thread::hardware_concurrency() >= 2 && (events_ || !o.write_evidence.empty())) {
+            writer_ = std::make_unique<frag53::FindingWriter>(fanout_);
             found = writer_.get();
-            records = writer_.get();
         }
+        aggregator_ = std::make_unique<frag53::Aggregator>(agg, *found);
         const PipelineConfig config = pipeline_config(o);
         if (!shards.empty()) {
             pool_ = std::make_unique<frag53::WorkerPool>(std::move(shards), config, fanout_, aggregator_.get());
@@ -322,7 +315,7 @@ public:
         } else if (o.workers <= 1) {
             // One pipeline on this thread: no copies, no queues.
             pipeline_ = std::make_unique<Pipeline>(config, *found);
-            pipeline_->set_record_sink(records);
+            pipeline_->set_record_sink(aggregator_.get());
         } else {
             pool_ = std::make_unique<frag53::WorkerPool>(o.workers, config, fanout_, aggregator_.get());
         }
@@ -382,8 +375,8 @@ public:
                 std::fprintf(stderr, "frag53: %llu transaction records dropped (aggregator behind)\n",
                              static_cast<unsigned long long>(pool_->pool_counters().records_dropped));
         }
-        if (writer_) writer_->finish();  // every finding in the sinks, every record aggregated
         aggregator_->finish();
+        if (writer_) writer_->finish();  // every finding is in the sinks from here on
         for (size_t i = 0; i < counters_.findings.size(); ++i) counters_.findings[i] += aggregator_->findings()[i];
     }
 
@@ -421,10 +414,9 @@ private:
     ReportCollector report_;
     EvidenceFrames evidence_;
     FindingFanout fanout_;
+    std::unique_ptr<frag53::FindingWriter> writer_;  // before the aggregator and the pipeline: they
+                                                     // go first, then the writer drains
     std::unique_ptr<frag53::Aggregator> aggregator_;
-    std::unique_ptr<frag53::FindingWriter> writer_;  // after the aggregator, before the pipeline:
-                                                     // the pipeline goes first, then the writer
-                                                     // drains into the aggregator
     std::unique_ptr<Pipeline> pipeline_;
     std::unique_ptr<frag53::WorkerPool> pool_;
     frag53::PipelineCounters counters_;

@@ -29,27 +29,6 @@ TEST(SpscRing, FirstInFirstOutUpToCapacity) {
     EXPECT_THROW(SpscRing<int>(0), std::invalid_argument);
 }
 
-// peek(k) sees the k-th element behind the oldest, across the wrap, and nothing past the newest.
-TEST(SpscRing, PeekSeesWhatIsThereAndNoFurther) {
-    SpscRing<int> r(4);
-    EXPECT_EQ(r.peek(0), nullptr);
-    int next = 0, oldest = 0;
-    for (int round = 0; round < 9; ++round) {
-        while (r.try_emplace(next)) ++next;  // full again: four elements, oldest first
-        for (size_t k = 0; k < 4; ++k) {
-            ASSERT_NE(r.peek(k), nullptr) << round << " " << k;
-            EXPECT_EQ(*r.peek(k), oldest + static_cast<int>(k));
-        }
-        EXPECT_EQ(r.peek(4), nullptr);
-        EXPECT_EQ(r.peek(0), r.front());
-        // Take one or two, so the oldest moves round the ring at different steps.
-        for (int i = 0; i <= round % 2; ++i, ++oldest) r.pop();
-        EXPECT_EQ(r.peek(4 - static_cast<size_t>(round % 2) - 1), nullptr);
-        ASSERT_NE(r.peek(4 - static_cast<size_t>(round % 2) - 2), nullptr);
-        EXPECT_EQ(*r.peek(0), oldest);
-    }
-}
-
 // Elements are constructed when pushed and destroyed when popped, or with the ring.
 TEST(SpscRing, DestroysWhatItHolds) {
     auto token = std::make_shared<int>(1);
