@@ -70,7 +70,7 @@ public:
 
     void erase(PendingQuery& q) noexcept;
 
-    // Whether expire(now, timeout) has anything to do (its first test, asked once per packet).
+    // Whether expire(now, timeout) has anything to do: its loop test, also asked once per packet.
     bool due(uint64_t now, uint64_t timeout) const noexcept {
         return head_ != npos && pool_[head_].last_ts + timeout <= now;
     }
@@ -79,9 +79,8 @@ public:
     // oldest first, and removes it.
     template <class Fn>
     void expire(uint64_t now, uint64_t timeout, Fn&& fn) {
-        while (head_ != npos) {
+        while (due(now, timeout)) {
             PendingQuery& q = pool_[head_];
-            if (q.last_ts + timeout > now) break;
             fn(static_cast<const PendingQuery&>(q));
             erase(q);
         }
