@@ -437,10 +437,7 @@ void WorkerPool::dispatch(std::span<const PacketView> burst) {
         } else if (p.ts_ns > reader_ts_) {
             reader_ts_ = p.ts_ns;
         }
-        size_t idx = 0;
-        IpAddress src, dst;
-        if (n > 1 && frame_addresses(p, src, dst)) idx = symmetric_pair_hash(src, dst) % n;
-        Worker& w = *workers_[idx];
+        Worker& w = *workers_[pair_shard(p, static_cast<uint32_t>(n))];
         if (w.current == nullptr) w.current = take_batch(w);
         if (!w.current->fits(p.data.size())) {
             send(w);

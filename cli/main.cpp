@@ -453,8 +453,10 @@ int run_analyze_sharded(const AnalyzeOptions& o) {
                      o.workers, cpus);
     std::vector<std::unique_ptr<frag53::PcapShard>> shards;
     std::vector<frag53::ReplayShard*> views;
-    // One read of each file for all the workers: they walk the same chunks.
-    auto feeds = std::make_shared<frag53::PcapFeedGroup>(static_cast<uint32_t>(o.workers));
+    // One read of each file for all the workers: they walk the same chunks, and the feed works
+    // out each frame's worker once for all of them.
+    auto feeds = std::make_shared<frag53::PcapFeedGroup>(static_cast<uint32_t>(o.workers),
+                                                         static_cast<uint32_t>(o.workers));
     for (size_t i = 0; i < o.workers; ++i) {
         shards.push_back(std::make_unique<frag53::PcapShard>(o.files, o.filter, static_cast<uint32_t>(i),
                                                              static_cast<uint32_t>(o.workers), feeds));

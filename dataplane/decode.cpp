@@ -523,4 +523,11 @@ bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noex
     return l3_addresses(r.rest(), expect, src, dst);
 }
 
+uint32_t pair_shard(const PacketView& pkt, uint32_t count) noexcept {
+    if (count <= 1) return 0;
+    IpAddress src, dst;
+    if (!frame_addresses(pkt, src, dst)) return 0;
+    return static_cast<uint32_t>(symmetric_pair_hash(src, dst) % count);
+}
+
 }  // namespace frag53

@@ -82,6 +82,11 @@ void decode_frame(const PacketView& pkt, DecodedPacket& out) noexcept;
 // by address pair). False for frames without IP or without the addresses captured.
 bool frame_addresses(const PacketView& pkt, IpAddress& src, IpAddress& dst) noexcept;
 
+// Which of `count` workers a frame goes to: symmetric_pair_hash of its addresses modulo `count`,
+// so both directions of a flow and every fragment of a datagram go to one worker; 0 for a frame
+// without IP addresses, and when count <= 1.
+uint32_t pair_shard(const PacketView& pkt, uint32_t count) noexcept;
+
 // Decodes a bare IP datagram (IPv4 or IPv6 chosen by the version nibble): used for raw-IP links,
 // for reassembled datagrams and for packets quoted inside ICMP errors. `wire_len` is the length
 // the bytes had on the wire (>= data.size()) so snap-length truncation is detected. A packet

@@ -26,6 +26,11 @@ bool link_type_supported(int dlt) noexcept;
 struct PacketView {
     Bytes data;             // captured bytes (caplen = data.size())
     uint32_t wire_len = 0;  // length on the wire (may exceed data.size() when cut by snaplen)
+    // The replay share the source already worked out (PcapShard: symmetric_pair_hash of the
+    // frame's addresses modulo the shard count its feed was told), or no_shard. Sits in what
+    // would be padding: the view stays 48 bytes.
+    static constexpr uint32_t no_shard = ~uint32_t{0};
+    uint32_t shard = no_shard;
     uint64_t ts_ns = 0;     // packet time, nanoseconds since the epoch
     uint64_t frame = 0;     // 1-based frame number across the whole input
     uint16_t link_type = 1; // DLT of the source

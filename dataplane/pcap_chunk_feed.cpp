@@ -9,13 +9,16 @@
 #include <new>
 #include <utility>
 
+#include "dataplane/decode.h"
+
 namespace frag53 {
 
 PcapChunkCutter::PcapChunkCutter(int fd, uint64_t offset, const ClassicPcapLayout& layout,
-                                 size_t fill)
+                                 size_t fill, RecordSharding sharding)
     : fd_(fd),
       file_offset_(offset),
       layout_(layout),
+      sharding_(sharding),
       fill_(fill == 0 ? 1 : fill),
       // A record cut by a chunk's end is shorter than the largest record, and is carried.
       capacity_(fill_ + PcapChunkFeed::largest_record) {}
@@ -52,11 +55,18 @@ PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b, std::vector<ChunkRecord>
         PcapRecordReader r(Bytes(b, len), layout_);
         PcapRecord rec;
         PcapReadStatus st;
+        PacketView frame;
+        frame.link_type = sharding_.link_type;
         while ((st = r.next(rec)) == PcapReadStatus::record) {
-            if (records != nullptr)
-                records->push_back({static_cast<uint32_t>(rec.data.data() - b),
-                                    static_cast<uint32_t>(rec.data.size()), rec.wire_len,
-                                    rec.ts_ns});
+            if (records == nullptr) continue;
+            uint32_t shard = 0;
+            if (sharding_.on()) {
+                frame.data = rec.data;
+                shard = pair_shard(frame, sharding_.shards);
+            }
+            records->push_back({static_cast<uint32_t>(rec.data.data() - b),
+                                static_cast<uint32_t>(rec.data.size()), rec.wire_len, shard,
+                                rec.ts_ns});
         }
         if (st == PcapReadStatus::caplen_too_big)
             c.last = true;  // damage: the readers stop there too
@@ -70,9 +80,9 @@ PcapChunkCutter::Cut PcapChunkCutter::cut(std::byte* b, std::vector<ChunkRecord>
 }
 
 PcapChunkFeed::PcapChunkFeed(UniqueFd fd, uint64_t offset, const ClassicPcapLayout& layout,
-                             uint32_t readers, size_t fill, size_t depth)
+                             uint32_t readers, size_t fill, size_t depth, RecordSharding sharding)
     : fd_(std::move(fd)),
-      cutter_(fd_.get(), offset, layout, fill),
+      cutter_(fd_.get(), offset, layout, fill, sharding),
       slots_(depth < 2 ? 2 : depth),
       readers_(readers) {
     // Records are read once, front to back: the kernel may read further ahead.
@@ -133,9 +143,10 @@ void PcapChunkFeed::run() noexcept {
 PcapChunkFeed::Chunk PcapChunkFeed::get(uint64_t seq) {
     std::unique_lock lock(mu_);
     ready_.wait(lock, [&] { return published_ > seq || ended() || stop_; });
-    if (seq >= published_) return Chunk{{}, true, 0, {}};
+    if (seq >= published_) return Chunk{{}, true, 0, {}, 0};
     const Slot& s = slots_[seq % slots_.size()];
-    return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno, s.records};
+    return Chunk{Bytes(s.buf.get(), s.len), s.last, s.read_errno, s.records,
+                 cutter_.sharding().on() ? cutter_.sharding().shards : 0};
 }
 
 void PcapChunkFeed::release(uint64_t seq) noexcept {
@@ -183,14 +194,17 @@ void PcapFeedGroup::done_with(std::map<size_t, Entry>::iterator it) {
 }
 
 std::shared_ptr<PcapChunkFeed> PcapFeedGroup::attach(size_t index, int fd, uint64_t offset,
-                                                     const ClassicPcapLayout& layout) {
+                                                     const ClassicPcapLayout& layout,
+                                                     uint16_t link_type) {
     std::lock_guard lock(mu_);
     Entry& e = entry(index);
     if (e.attached == 0) {
         UniqueFd own(fcntl(fd, F_DUPFD_CLOEXEC, 0));
         if (own) {
             try {
-                e.feed = std::make_shared<PcapChunkFeed>(std::move(own), offset, layout, e.expected);
+                e.feed = std::make_shared<PcapChunkFeed>(
+                    std::move(own), offset, layout, e.expected, PcapChunkFeed::default_fill,
+                    PcapChunkFeed::default_depth, RecordSharding{link_type, shards_});
             } catch (const std::exception&) {
                 e.feed.reset();  // no thread or memory: read without a feed
             }

@@ -199,7 +199,7 @@ bool PcapFileSource::open_next() noexcept {
                 classic_pcap_layout(header, static_cast<uint32_t>(pcap_snapshot(s.pcap.get())));
             if (layout && pcap_records_verbatim(dlt, layout->swapped)) {
                 s.feed = feeds_->attach(index, fileno(pcap_file(s.pcap.get())),
-                                        pcap_file_header_size, *layout);
+                                        pcap_file_header_size, *layout, static_cast<uint16_t>(dlt));
             } else {
                 feeds_->skip(index);
             }
@@ -245,6 +245,7 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
     PcapRecord rec;
     while (n < out.size()) {
         PcapReadStatus status;
+        uint32_t shard = PacketView::no_shard;
         if (s.next_record < s.chunk.records.size()) {
             const ChunkRecord& r = s.chunk.records[s.next_record++];
             // The cutter walked these bytes on the feed's core: ask for the bytes of a record
@@ -254,6 +255,7 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
             rec.data = s.chunk.bytes.subspan(r.offset, r.caplen);
             rec.wire_len = r.wire_len;
             rec.ts_ns = r.ts_ns;
+            if (s.chunk.shards != 0) shard = r.shard;
             status = PcapReadStatus::record;
         } else {
             status = s.reader.next(rec);
@@ -294,7 +296,7 @@ size_t PcapFileSource::read_in_place(std::span<PacketView> out, size_t n) {
             const auto* bytes = reinterpret_cast<const u_char*>(rec.data.data());
             if (pcap_offline_filter(s.filter.get(), &h, bytes) == 0) continue;
         }
-        deliver(out[n++], rec.data, std::max(rec.wire_len, caplen), rec.ts_ns, frame);
+        deliver(out[n++], rec.data, std::max(rec.wire_len, caplen), rec.ts_ns, frame, shard);
         s.chunk_in_burst = true;
     }
     return n;
@@ -333,10 +335,11 @@ size_t PcapFileSource::read_copied(std::span<PacketView> out, size_t n) {
 }
 
 void PcapFileSource::deliver(PacketView& v, Bytes data, uint32_t wire_len, uint64_t ts_ns,
-                             uint64_t frame) noexcept {
+                             uint64_t frame, uint32_t shard) noexcept {
     Impl& s = *impl_;
     v.data = data;
     v.wire_len = wire_len;
+    v.shard = shard;
     v.ts_ns = ts_ns;
     v.frame = frame;
     v.link_type = s.link_type;

@@ -62,8 +62,9 @@ private:
     bool open_next() noexcept;
     size_t read_in_place(std::span<PacketView> out, size_t n);
     size_t read_copied(std::span<PacketView> out, size_t n);
-    void deliver(PacketView& view, Bytes data, uint32_t wire_len, uint64_t ts_ns,
-                 uint64_t frame) noexcept;
+    // `shard`: the share the feed worked out (PacketView::shard), or no_shard.
+    void deliver(PacketView& view, Bytes data, uint32_t wire_len, uint64_t ts_ns, uint64_t frame,
+                 uint32_t shard = PacketView::no_shard) noexcept;
     void report_damage(const std::string& what);
     void close_file();
 

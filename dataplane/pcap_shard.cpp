@@ -10,15 +10,15 @@ namespace frag53 {
 
 PcapShard::PcapShard(std::vector<std::string> files, std::string bpf_filter, uint32_t index, uint32_t count,
                      std::shared_ptr<PcapFeedGroup> feeds)
-    : source_(std::move(files), std::move(bpf_filter), std::move(feeds)),
-      index_(index),
-      count_(count == 0 ? 1 : count) {}
+    : index_(index),
+      count_(count == 0 ? 1 : count),
+      feed_shares_(feeds == nullptr || feeds->shards() == count_),
+      // Read alone, the shard's own feeds work the shares out for it.
+      source_(std::move(files), std::move(bpf_filter),
+              feeds ? std::move(feeds) : std::make_shared<PcapFeedGroup>(1, count_)) {}
 
 uint32_t PcapShard::shard_of(const PacketView& p, uint32_t count) noexcept {
-    if (count <= 1) return 0;
-    IpAddress src, dst;
-    if (!frame_addresses(p, src, dst)) return 0;
-    return static_cast<uint32_t>(symmetric_pair_hash(src, dst) % count);
+    return pair_shard(p, count);
 }
 
 size_t PcapShard::next(std::span<PacketView> out, std::span<bool> mine, uint64_t max_frame,
@@ -44,7 +44,10 @@ size_t PcapShard::next(std::span<PacketView> out, std::span<bool> mine, uint64_t
             return n;
         }
         out[n] = p;
-        mine[n] = shard_of(p, count_) == index_;
+        // The feed worked the share out when it cut the chunk (for this many shards).
+        const uint32_t shard =
+            feed_shares_ && p.shard != PacketView::no_shard ? p.shard : shard_of(p, count_);
+        mine[n] = shard == index_;
         ++n;
         ++pos_;
     }

@@ -37,8 +37,10 @@ public:
     static uint32_t shard_of(const PacketView& p, uint32_t count) noexcept;
 
 private:
-    PcapFileSource source_;
     uint32_t index_, count_;
+    // The feeds work out the shares of `count_` shards (PacketView::shard is then to be trusted).
+    bool feed_shares_;
+    PcapFileSource source_;
     // The burst last received from the source: its views stay valid until the next receive(),
     // which happens only once every one of them was given out.
     std::array<PacketView, 64> burst_;

@@ -13,6 +13,8 @@
 
 #include "dataplane/decode.h"
 #include "dataplane/ip_address.h"
+#include "dataplane/pcap_chunk_feed.h"
+#include "dataplane/pcap_file_source.h"
 #include "dataplane/pcap_writer.h"
 
 namespace frag53 {
@@ -150,6 +152,44 @@ TEST_F(PcapShardTest, PairsStayTogetherAndNonIpGoesToShardZero) {
     PacketView v;
     v.data = Bytes(arp.data(), arp.size());
     EXPECT_EQ(PcapShard::shard_of(v, 3), 0u);
+}
+
+// The feed works each record's share out as it cuts the chunks: the views a source hands out carry
+// pair_shard of their bytes for the group's shard count, and no share without one. A file's last
+// chunk is left to its readers (it may end in damage), so its frames carry none either.
+TEST_F(PcapShardTest, TheFeedWorksOutEachFramesShare) {
+    const auto files = write_files(40000);  // 2.4 MB each: two whole chunks and a last one
+    for (uint32_t shards : {0u, 2u, 3u}) {
+        PcapFileSource source(files, "", std::make_shared<PcapFeedGroup>(1, shards));
+        std::array<PacketView, 64> views;
+        size_t seen = 0, with = 0, nonzero = 0;
+        for (size_t n; (n = source.receive(views)) != 0;) {
+            for (size_t i = 0; i < n; ++i, ++seen) {
+                if (views[i].shard == PacketView::no_shard) continue;
+                ++with;
+                ASSERT_EQ(views[i].shard, pair_shard(views[i], shards)) << views[i].frame;
+                nonzero += views[i].shard != 0;
+            }
+        }
+        EXPECT_EQ(seen, 80000u);
+        EXPECT_EQ(source.files_read_in_place(), 2u);
+        if (shards == 0) {
+            EXPECT_EQ(with, 0u);
+        } else {
+            EXPECT_GT(with, 60000u) << "all but the last chunk of each file";
+            EXPECT_LT(with, 80000u);
+            EXPECT_GT(nonzero, with / 4) << "shares other than 0";
+        }
+    }
+}
+
+// Shares worked out for another shard count are not taken: the shard works its own out.
+TEST_F(PcapShardTest, SharesOfAnotherCountAreNotTaken) {
+    const auto files = write_files(2000);
+    for (uint32_t i = 0; i < 2; ++i) {
+        PcapShard s(files, "", i, 2, std::make_shared<PcapFeedGroup>(1, 3));
+        for (const Seen& x : read_all(s, 2)) EXPECT_EQ(x.mine, x.owner == i) << x.frame;
+    }
 }
 
 // A frame bound stops the shard before the frame, and reading resumes there.

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/decode.h"
 #include "dataplane/packet.h"
 #include "dataplane/pcap_chunk_feed.h"
 #include "dataplane/pcap_records.h"
@@ -100,7 +101,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     };
 
     {
-        frag53::PcapChunkCutter cutter(fd.get(), frag53::pcap_file_header_size, *layout, fill);
+        // Every other input has its records' shares worked out (of 2 or 3, over Ethernet or a
+        // raw IP link), each checked against pair_shard of the record's bytes.
+        frag53::RecordSharding sharding;
+        if (mix % 2 == 0) {
+            sharding.link_type = static_cast<uint16_t>(mix % 3 == 0 ? frag53::LinkType::raw
+                                                                    : frag53::LinkType::ethernet);
+            sharding.shards = 2 + (mix >> 8) % 2;
+        }
+        frag53::PcapChunkCutter cutter(fd.get(), frag53::pcap_file_header_size, *layout, fill,
+                                       sharding);
         // Allocated once, for the largest fill (a fresh 260 KB buffer per input costs more than
         // the input). Each chunk ends where its buffer does, so ASan sees a write past capacity().
         constexpr size_t most = 4096 + frag53::PcapChunkFeed::largest_record;
@@ -130,6 +140,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const auto* d = reinterpret_cast<const uint8_t*>(b) + r.offset;
                 check(std::vector<uint8_t>(d, d + r.caplen) == w.bytes);
                 check(r.wire_len == w.wire_len && r.ts_ns == w.ts_ns);
+                frag53::PacketView v;
+                v.data = frag53::Bytes(b + r.offset, r.caplen);
+                v.link_type = sharding.link_type;
+                check(r.shard == (sharding.on() ? frag53::pair_shard(v, sharding.shards) : 0));
             }
         }
         compare();
