@@ -46,6 +46,10 @@ public:
     void finish();
 
     uint64_t full_waits() const noexcept { return full_waits_; }  // the pipeline waited for room
+    // After finish(): how often the writer got ready to sleep on an empty ring, and how often
+    // the pipeline woke it. Never more wake-ups than sleeps: each one takes a sleep's flag back.
+    uint64_t writer_sleeps() const noexcept { return writer_sleeps_; }
+    uint64_t writer_wakeups() const noexcept { return writer_wakeups_; }
 
 private:
     void run() noexcept;
@@ -54,9 +58,9 @@ private:
     template <class Ready>
     static void sleep_unless(std::atomic<uint32_t>& word, uint32_t seen, std::atomic<bool>& sleeping,
                              Ready ready);
-    // Wakes the side sleeping on `word`, if it sleeps and `ready()` holds.
+    // Wakes the side sleeping on `word`, if it sleeps and `ready()` holds; whether it did.
     template <class Ready>
-    static void wake_if(std::atomic<uint32_t>& word, std::atomic<bool>& sleeping, Ready ready);
+    static bool wake_if(std::atomic<uint32_t>& word, std::atomic<bool>& sleeping, Ready ready);
     bool batch_waits() const noexcept;  // for the writer: a batch to write, or the end
     bool batch_fits() const noexcept;   // for the pipeline: room for a batch
 
@@ -69,6 +73,8 @@ private:
     std::atomic<bool> producer_sleeping_{false};
     std::atomic<bool> done_{false};
     uint64_t full_waits_ = 0;
+    uint64_t writer_wakeups_ = 0;  // the pipeline's
+    uint64_t writer_sleeps_ = 0;   // the writer's, read after the join
     std::exception_ptr failed_;  // written by the writer, read after the join
     bool finished_ = false;
     std::thread thread_;

@@ -112,6 +112,29 @@ TEST(FindingWriterTest, EveryFindingInOrder) {
     EXPECT_GT(waits, 0u) << "a ring of one batch with a slow writer must have made the pipeline wait";
 }
 
+// The pipeline wakes a sleeping writer once per sleep, however many findings it pushes before the
+// writer runs again (a thread takes tens of microseconds to wake on a virtual machine, and every
+// push while it was still flagged asleep used to be another futex call).
+TEST(FindingWriterTest, OneWakeUpPerSleep) {
+    CollectingSink down;
+    uint64_t sleeps = 0, wakeups = 0;
+    {
+        FindingWriter w(down);
+        uint64_t i = 0;
+        for (int round = 0; round < 20; ++round) {
+            // More than a batch at once, then time for the writer to empty the ring and sleep.
+            for (size_t k = 0; k < FindingWriter::default_capacity; ++k) w.on_finding(numbered(i++));
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        }
+        w.finish();
+        sleeps = w.writer_sleeps();
+        wakeups = w.writer_wakeups();
+        ASSERT_EQ(down.findings.size(), i);
+    }
+    EXPECT_GT(wakeups, 0u) << "the writer slept between the rounds and was woken";
+    EXPECT_LE(wakeups, sleeps);
+}
+
 // Fewer findings than a wake-up batch: the writer is asleep with them in the ring, and finish()
 // still hands every one on. The destructor finishes a writer nobody finished.
 TEST(FindingWriterTest, FinishHandsOnAPartialBatch) {
