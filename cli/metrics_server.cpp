@@ -1,47 +1,62 @@
 #include "cli/metrics_server.h"
 
-#include <httplib.h>
+#include <dlfcn.h>
 
+#include <array>
 #include <stdexcept>
 
-namespace frag53 {
+#include "cli/companions.h"
+#include "cli/metrics_module.h"
 
-MetricsServer::MetricsServer(const std::string& listen) : server_(std::make_unique<httplib::Server>()) {
-    std::string host = "127.0.0.1", port = listen;
-    if (!listen.empty() && listen.front() == '[') {
-        auto close = listen.find(']');
-        if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
-            throw std::runtime_error("--metrics: expected [ADDR]:PORT, got " + listen);
-        host = listen.substr(1, close - 1);
-        port = listen.substr(close + 2);
-    } else if (auto colon = listen.rfind(':'); colon != std::string::npos) {
-        host = listen.substr(0, colon);
-        port = listen.substr(colon + 1);
-    }
-    try {
-        port_ = std::stoi(port);
-    } catch (const std::exception&) {
-        throw std::runtime_error("--metrics: bad port in " + listen);
-    }
-    if (port_ <= 0 || port_ > 65535) throw std::runtime_error("--metrics: bad port in " + listen);
-    address_ = host;
-    server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        res.set_content(text_, "text/plain; version=0.0.4");
-    });
-    if (!server_->bind_to_port(host.c_str(), port_))
-        throw std::runtime_error("--metrics: cannot listen on " + listen);
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
+namespace frag53 {
+namespace {
+
+struct Module {
+    decltype(&frag53_metrics_start) start = nullptr;
+    decltype(&frag53_metrics_publish) publish = nullptr;
+    decltype(&frag53_metrics_stop) stop = nullptr;
+};
+
+// Loaded once and kept for the life of the process (servers may outlive each other).
+const Module& module() {
+    static const Module m = [] {
+        std::string tried;
+        for (const std::string& path : companion_paths("frag53-metrics.so")) {
+            void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (h == nullptr) {
+                const char* why = dlerror();
+                tried += "\n  " + (why != nullptr ? std::string(why) : path);
+                continue;
+            }
+            Module found;
+            found.start = reinterpret_cast<decltype(found.start)>(dlsym(h, "frag53_metrics_start"));
+            found.publish = reinterpret_cast<decltype(found.publish)>(dlsym(h, "frag53_metrics_publish"));
+            found.stop = reinterpret_cast<decltype(found.stop)>(dlsym(h, "frag53_metrics_stop"));
+            if (found.start != nullptr && found.publish != nullptr && found.stop != nullptr) return found;
+            tried += "\n  " + path + ": not a frag53 metrics module";
+            dlclose(h);
+        }
+        throw std::runtime_error("--metrics: cannot load frag53-metrics.so:" + tried);
+    }();
+    return m;
+}
+
+}  // namespace
+
+MetricsServer::MetricsServer(const std::string& listen) {
+    const Module& m = module();
+    std::array<char, 256> address{}, error{};
+    server_ = m.start(listen.c_str(), address.data(), address.size(), &port_, error.data(), error.size());
+    if (server_ == nullptr) throw std::runtime_error(error.data());
+    address_ = address.data();
 }
 
 MetricsServer::~MetricsServer() {
-    server_->stop();
-    if (thread_.joinable()) thread_.join();
+    if (server_ != nullptr) module().stop(server_);
 }
 
-void MetricsServer::publish(std::string text) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    text_ = std::move(text);
+void MetricsServer::publish(const std::string& text) {
+    module().publish(server_, text.data(), text.size());
 }
 
 }  // namespace frag53

@@ -6,19 +6,11 @@ usage: cli_test.py FRAG53 SOURCE_ROOT
 """
 import json, os, struct, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 frag53, root = sys.argv[1], sys.argv[2]
 pcaps = os.path.join(root, "pcaps")
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail}")
 
 
 def analyze(*args):
@@ -237,5 +229,4 @@ else:
                 check(f"dpdk net_pcap {cap} -j {j}: same findings and counts as analyze", r.returncode == 0 and same,
                       r.stderr.decode(errors="replace")[-300:])
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

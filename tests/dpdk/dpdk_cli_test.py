@@ -31,18 +31,8 @@ import urllib.request
 SKIP = 77
 frag53, root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 pcaps = os.path.join(root, "pcaps")
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail}", flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
 
 
 # ---------------------------------------------------------------- the NIC's queue choice
@@ -345,8 +335,7 @@ def main():
         check("--user with an unknown user: start-up error, exit 2",
               r.returncode == 2 and b"no-such-user-f53" in r.stderr, r.stderr.decode(errors="replace")[-300:])
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    finish()
 
 
 if __name__ == "__main__":
