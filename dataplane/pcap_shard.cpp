@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "dataplane/decode.h"
-#include "dataplane/ip_address.h"
 
 namespace frag53 {
 
