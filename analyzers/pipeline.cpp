@@ -196,7 +196,9 @@ void Pipeline::on_fragment(const PacketView& pkt, const DecodedPacket& d) {
 // so a query whose answer never completes is reported as lost to fragmentation.
 void Pipeline::note_response_fragment(const PacketView& pkt, const DecodedPacket& d) {
     if (d.transport != Transport::udp || !is_dns_port(d.sport)) return;
-    message_.parse(d.payload);
+    // Only the header and the question name the transaction; the records run on in later
+    // fragments.
+    message_.parse_head(d.payload);
     if (!message_.header_complete() || !message_.header().qr()) return;
     dns::Name qname;
     uint16_t qtype = 0, qclass = 0;
@@ -278,7 +280,7 @@ void Pipeline::on_fragments_incomplete(const IncompleteDatagram& d, uint64_t ts)
         decode_ip(d.head, d.head_wire_len, quoted_);
         const DecodedPacket& h = quoted_;
         if (h.transport == Transport::udp && (is_dns_port(h.sport) || is_dns_port(h.dport))) {
-            message_.parse(h.payload);
+            message_.parse_head(h.payload);
             if (message_.header_complete()) {
                 bool response = message_.header().qr();
                 f.transport = MessageTransport::udp;
@@ -771,7 +773,7 @@ void Pipeline::on_icmp_too_big(const PacketView& pkt, const DecodedPacket& d) {
     // transaction it belongs to. A server port as source means the quote is a response.
     bool from_server = is_dns_port(q.sport);
     dns::MessageView& m = message_;
-    bool have_dns = q.transport == Transport::udp && (m.parse(q.payload), m.header_complete());
+    bool have_dns = q.transport == Transport::udp && (m.parse_head(q.payload), m.header_complete());
     if (have_dns) from_server = m.header().qr();
     f.client = from_server ? q.dst : q.src;
     f.server = from_server ? q.src : q.dst;

@@ -117,6 +117,29 @@ void MessageView::fail(ParseError e, size_t offset) noexcept {
 }
 
 ParseError MessageView::parse(Bytes wire) noexcept {
+    size_t pos = 0;
+    if (!parse_head_at(wire, pos)) return error_;
+    const Bytes msg = wire.first(std::min(wire.size(), max_message_size));
+    const std::array<std::pair<uint16_t, Section>, 3> sections{{
+        {header_.ancount, Section::answer},
+        {header_.nscount, Section::authority},
+        {header_.arcount, Section::additional},
+    }};
+    for (const auto& [count, section] : sections)
+        for (unsigned i = 0; i < count; ++i)
+            if (!parse_record(msg, pos, section)) return error_;
+
+    if (pos < wire.size()) fail(ParseError::trailing_bytes, pos);
+    return error_;
+}
+
+ParseError MessageView::parse_head(Bytes wire) noexcept {
+    size_t pos = 0;
+    parse_head_at(wire, pos);
+    return error_;
+}
+
+bool MessageView::parse_head_at(Bytes wire, size_t& pos) noexcept {
     wire_ = wire;
     header_ = Header{};
     error_ = ParseError::none;
@@ -129,7 +152,7 @@ ParseError MessageView::parse(Bytes wire) noexcept {
 
     if (wire.size() < header_size) {
         fail(ParseError::short_header, 0);
-        return error_;
+        return false;
     }
     // Bytes past 64 KiB cannot belong to a DNS message; they end up as trailing bytes.
     const Bytes msg = wire.first(std::min(wire.size(), max_message_size));
@@ -141,20 +164,10 @@ ParseError MessageView::parse(Bytes wire) noexcept {
     header_.nscount = be16(w + 8);
     header_.arcount = be16(w + 10);
 
-    size_t pos = header_size;
+    pos = header_size;
     for (unsigned i = 0; i < header_.qdcount; ++i)
-        if (!parse_question(msg, pos)) return error_;
-    const std::array<std::pair<uint16_t, Section>, 3> sections{{
-        {header_.ancount, Section::answer},
-        {header_.nscount, Section::authority},
-        {header_.arcount, Section::additional},
-    }};
-    for (const auto& [count, section] : sections)
-        for (unsigned i = 0; i < count; ++i)
-            if (!parse_record(msg, pos, section)) return error_;
-
-    if (pos < wire.size()) fail(ParseError::trailing_bytes, pos);
-    return error_;
+        if (!parse_question(msg, pos)) return false;
+    return true;
 }
 
 // Both take the message (at most 64 KiB) and the position of the question or record, which they

@@ -278,6 +278,11 @@ public:
 
     // Parses `wire` (which must outlive the view's use). Returns the first error, or none.
     ParseError parse(Bytes wire) noexcept;
+    // The header and the questions only, for what names a message when its records are not
+    // needed or not all there (the first fragment of a datagram names its transaction): the
+    // records are not walked, records() is empty, edns() absent. Errors as parse() finds them
+    // up to the end of the questions.
+    ParseError parse_head(Bytes wire) noexcept;
 
     Bytes wire() const noexcept { return wire_; }
     const Header& header() const noexcept { return header_; }
@@ -318,6 +323,8 @@ public:
 
 private:
     void fail(ParseError e, size_t offset) noexcept;
+    // Resets the view to `wire`, reads the header and the questions; `pos` ends after them.
+    bool parse_head_at(Bytes wire, size_t& pos) noexcept;
     bool parse_question(Bytes msg, size_t& pos) noexcept;
     bool parse_record(Bytes msg, size_t& pos, Section s) noexcept;
     void parse_opt(const Record& rr, size_t record_offset) noexcept;

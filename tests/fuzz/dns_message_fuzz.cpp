@@ -2,6 +2,7 @@
 // view: every name, every EDNS option, every typed rdata view. The checks below hold for every
 // input, so the fuzzer finds logic errors as well as memory errors. Messages that parse whole are
 // also hashed as the DNSSEC hand-over hashes them.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -55,6 +56,28 @@ void check_material_hash(Bytes wire, std::span<const Record> records) {
     check(material_hash_portable(1, wire, records) == material_hash_portable(1, changed, records));
     if (material_hash_aes_available())
         check(material_hash_aes(1, wire, records) == material_hash_aes(1, changed, records));
+}
+
+// parse_head() reads what parse() reads up to the end of the questions, and nothing after.
+void check_head(const MessageView& whole, Bytes wire) {
+    static auto view = std::make_unique<MessageView>();
+    MessageView& h = *view;
+    const ParseError err = h.parse_head(wire);
+    check(err == h.error());
+    check(h.header_complete() == whole.header_complete());
+    check(h.header().id == whole.header().id && h.header().flags == whole.header().flags &&
+          h.header().qdcount == whole.header().qdcount && h.header().ancount == whole.header().ancount);
+    check(h.questions().size() == whole.questions().size());
+    for (size_t i = 0; i < h.questions().size(); ++i) {
+        check(h.questions()[i].name_offset == whole.questions()[i].name_offset);
+        check(h.questions()[i].qtype == whole.questions()[i].qtype);
+    }
+    check(h.records().empty() && h.records_seen() == 0 && !h.edns().present && !h.has_rrsig());
+    // An error in the header or the questions is the whole parse's error; past them, the head
+    // is fine.
+    if (err != ParseError::none) check(err == whole.error() && h.error_offset() == whole.error_offset());
+    else if (!whole.ok())
+        check(whole.questions().size() == std::min<size_t>(whole.header().qdcount, MessageView::max_questions));
 }
 
 bool in_rdata(const Record& rr, size_t offset) {
@@ -125,6 +148,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // The pipeline hashes answers that parsed whole.
     if (m.ok()) check_material_hash(wire, m.records());
+    check_head(m, wire);
     // Arbitrary offsets must be safe too.
     if (size >= 2) decode(wire, size_t{data[0]} << 8 | data[1], false);
     return 0;

@@ -272,6 +272,60 @@ TEST(MessageView, ReuseResetsState) {
     EXPECT_EQ(m->header().id, 99);
 }
 
+// parse_head(): the header and the questions only (the first fragment of a big answer names its
+// transaction; the records run on in the next fragments).
+
+TEST(MessageView, ParseHeadStopsAfterTheQuestions) {
+    WireBuilder b = a_response_two_answers();
+    const size_t whole = b.size();
+    // Cut inside the second answer, as a first fragment cuts a message.
+    const Bytes cut = b.bytes().first(whole - 3);
+    auto full = std::make_unique<MessageView>();
+    EXPECT_EQ(full->parse(cut), ParseError::rdlength_past_end);
+    auto m = std::make_unique<MessageView>();
+    EXPECT_EQ(m->parse_head(cut), ParseError::none);
+    EXPECT_TRUE(m->ok());
+    EXPECT_EQ(m->header().id, 0x1234);
+    EXPECT_TRUE(m->header().qr());
+    EXPECT_EQ(m->header().ancount, 2);
+    Name n;
+    uint16_t qtype = 0, qclass = 0;
+    ASSERT_TRUE(m->first_question(n, qtype, qclass));
+    EXPECT_EQ(n.to_string(), "www.example.com.");
+    EXPECT_EQ(qtype, rrtype::A);
+    EXPECT_TRUE(m->records().empty());
+    EXPECT_EQ(m->records_seen(), 0u);
+}
+
+TEST(MessageView, ParseHeadReportsWhatParseReportsInTheQuestions) {
+    WireBuilder b;
+    b.header(7, kResponse, 1, 1, 0, 0).name("example.com").u16(rrtype::A);
+    auto full = parse(b);
+    auto m = std::make_unique<MessageView>();
+    EXPECT_EQ(m->parse_head(b.bytes()), full->error());
+    EXPECT_EQ(m->error(), ParseError::record_past_end);
+    EXPECT_EQ(m->error_offset(), full->error_offset());
+    EXPECT_TRUE(m->questions().empty());
+    EXPECT_EQ(m->parse_head(b.bytes().first(5)), ParseError::short_header);
+    EXPECT_FALSE(m->header_complete());
+}
+
+TEST(MessageView, ParseHeadForgetsTheLastMessagesRecordsAndEdns) {
+    WireBuilder b = a_response_two_answers();
+    WireBuilder with_opt;
+    with_opt.header(9, kResponse, 1, 0, 0, 1).name("example.com").question(rrtype::A).opt(1232, true);
+    auto m = std::make_unique<MessageView>();
+    ASSERT_EQ(m->parse(with_opt.bytes()), ParseError::none);
+    ASSERT_TRUE(m->edns().present);
+    ASSERT_EQ(m->parse(b.bytes()), ParseError::none);
+    ASSERT_EQ(m->records().size(), 2u);
+    EXPECT_EQ(m->parse_head(with_opt.bytes()), ParseError::none);
+    EXPECT_EQ(m->header().id, 9);
+    EXPECT_TRUE(m->records().empty());
+    EXPECT_EQ(m->records_in(Section::answer), 0u);
+    EXPECT_FALSE(m->edns().present);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile names in owner positions
 
