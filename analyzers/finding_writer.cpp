@@ -31,7 +31,6 @@ void FindingWriter::sleep_unless(std::atomic<uint32_t>& word, uint32_t seen,
     sleeping.store(false, std::memory_order_relaxed);
 }
 
-//
 // The waker takes the "I sleep" back itself (exchange) before it wakes the sleeper: one wake-up
 // per sleep. The sleeper needs tens of microseconds to run again on this kind of machine, and
 // while it was still flagged the pipeline made a futex call for every finding it pushed: 2,321
